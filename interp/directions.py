@@ -1,0 +1,99 @@
+"""Directions: unit vectors at a site, with where they came from.
+
+A neuron is the direction ``e_k`` (:func:`neuron`), so every analysis that takes a direction
+takes a neuron too. Signs are canonical: a positive projection means positive sentiment.
+Saved as safetensors (the vector) beside JSON (the provenance).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+
+@dataclass
+class Direction:
+    vector: torch.Tensor
+    site: str
+    model: str = ""
+    method: str = ""
+    data: str = ""
+    seed: int | None = None
+    flags: dict = field(default_factory=dict)  # processing flags: position read, prompt, ...
+    metrics: dict = field(default_factory=dict)  # e.g. held-out accuracy of the projection
+
+    def __post_init__(self) -> None:
+        v = torch.as_tensor(self.vector, dtype=torch.float32).detach().cpu()
+        if v.ndim != 1:
+            raise ValueError(f"a direction is a vector; got shape {tuple(v.shape)}")
+        n = float(v.norm())
+        if not torch.isfinite(v).all() or n == 0:
+            raise ValueError(f"direction at {self.site} is zero or not finite")
+        self.vector = v / n
+
+    @property
+    def width(self) -> int:
+        return self.vector.shape[0]
+
+    def check_width(self, width: int, site: str | None = None) -> None:
+        if width != self.width:
+            raise ValueError(
+                f"direction from {self.model or '?'} {self.site} has width {self.width}, "
+                f"but {site or self.site} has width {width}"
+            )
+
+    def project(self, acts: torch.Tensor) -> torch.Tensor:
+        self.check_width(acts.shape[-1])
+        return acts.float() @ self.vector.to(acts.device)
+
+    def meta(self) -> dict:
+        d = asdict(self)
+        d.pop("vector")
+        d["width"] = self.width
+        return d
+
+    def save(self, path: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        path = Path(path).with_suffix("")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"direction": self.vector.contiguous()}, str(path) + ".safetensors")
+        Path(str(path) + ".json").write_text(json.dumps(self.meta(), indent=2, default=str))
+        return Path(str(path) + ".safetensors")
+
+    @classmethod
+    def load(cls, path: str | Path, *, expect_width: int | None = None) -> "Direction":
+        from safetensors.torch import load_file
+
+        base = Path(path).with_suffix("")
+        st, js = Path(str(base) + ".safetensors"), Path(str(base) + ".json")
+        for p in (st, js):
+            if not p.exists():
+                raise FileNotFoundError(f"direction file missing: {p}")
+        meta = json.loads(js.read_text())
+        vec = load_file(str(st))["direction"]
+        if vec.shape[0] != meta.get("width", vec.shape[0]):
+            raise ValueError(f"{st}: vector width {vec.shape[0]} differs from its JSON ({meta['width']})")
+        meta.pop("width", None)
+        d = cls(vector=vec, **meta)
+        if expect_width is not None:
+            d.check_width(expect_width)
+        return d
+
+
+def neuron(index: int, width: int, site: str, **kw) -> Direction:
+    if not 0 <= index < width:
+        raise ValueError(f"neuron {index} out of range for {site} of width {width}")
+    v = torch.zeros(width)
+    v[index] = 1.0
+    return Direction(v, site=site, method=f"neuron[{index}]", **kw)
+
+
+def random_directions(width: int, n: int, seed: int) -> torch.Tensor:
+    """``n`` seeded random unit vectors (n, width), isotropic."""
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(n, width, generator=g)
+    return v / v.norm(dim=1, keepdim=True)

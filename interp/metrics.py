@@ -1,0 +1,80 @@
+"""Metrics on per-example numbers: accuracy, dev-fitted thresholds, AUROC, the share of
+above-chance accuracy an intervention removes, and paired bootstrap intervals.
+
+``fraction_removed = (acc0 - acc) / (acc0 - 0.5)``: 0 means the intervention changed nothing,
+1 means it brought the model down to chance, above 1 means below chance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def predictions(scores: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    return (np.asarray(scores) > threshold).astype(int)
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.0) -> float:
+    return float((predictions(scores, threshold) == np.asarray(labels)).mean())
+
+
+def balanced_accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.0) -> float:
+    pred, labels = predictions(scores, threshold), np.asarray(labels)
+    return float(np.mean([(pred[labels == c] == c).mean() for c in (0, 1)]))
+
+
+def fit_threshold(scores: np.ndarray, labels: np.ndarray, balanced: bool = True) -> float:
+    """The cut on ``scores`` that maximises (balanced) accuracy: fit this on dev, apply on test."""
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels)
+    if len(scores) == 0 or len(set(labels.tolist())) < 2:
+        raise ValueError("fitting a threshold needs scores for both classes")
+    s = np.unique(scores)
+    cands = np.concatenate([[s[0] - 1.0], (s[:-1] + s[1:]) / 2, [s[-1] + 1.0]])
+    score = balanced_accuracy if balanced else accuracy
+    vals = np.array([score(scores, labels, c) for c in cands])
+    best = np.flatnonzero(vals == vals.max())
+    return float(cands[best[len(best) // 2]])  # middle of the best plateau
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores))
+
+
+def fraction_removed(acc0: float, acc: float) -> float:
+    if acc0 <= 0.5:
+        return float("nan")
+    return (acc0 - acc) / (acc0 - 0.5)
+
+
+def bootstrap_removed(
+    correct0: np.ndarray, correct: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Point estimate and paired bootstrap interval of :func:`fraction_removed`.
+
+    ``correct0`` and ``correct`` are per-example 0/1 outcomes without and with the
+    intervention, on the same examples; resampling is paired.
+    """
+    c0, c1 = np.asarray(correct0, dtype=float), np.asarray(correct, dtype=float)
+    if c0.shape != c1.shape or c0.ndim != 1 or len(c0) == 0:
+        raise ValueError(f"paired outcomes needed; got shapes {c0.shape} and {c1.shape}")
+    point = fraction_removed(c0.mean(), c1.mean())
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(c0), size=(n_boot, len(c0)))
+    a0, a1 = c0[idx].mean(1), c1[idx].mean(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fr = np.where(a0 > 0.5, (a0 - a1) / (a0 - 0.5), np.nan)
+    fr = fr[np.isfinite(fr)]
+    if len(fr) == 0:
+        return point, float("nan"), float("nan")
+    lo, hi = np.quantile(fr, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(point), float(lo), float(hi)
+
+
+def bootstrap_mean(values: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    v = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(v.mean()), float(lo), float(hi)

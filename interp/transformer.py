@@ -1,0 +1,195 @@
+"""GPT-style decoder transformers behind the :class:`~interp.model.Model` protocol.
+
+A thin adapter over TransformerLens 4's ``TransformerBridge``. Sites use the classic
+TransformerLens hook names (``blocks.{L}.hook_resid_post``, ``blocks.{L}.mlp.hook_post``, ...);
+the bridge maps them onto its own hook points.
+
+Two choices matter for correctness:
+
+- Texts are padded on the **right** and the last real token is taken from the mask. (Left
+  padding shifts positions and gives silently wrong answers with some models.)
+- Only the logits at the last real token are computed: the decoder's final hidden state is
+  gathered there and the unembedding applied to those rows alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Sequence
+
+import torch
+
+from .model import Batch, InterventionFn, UnknownSiteError, check_site
+
+log = logging.getLogger(__name__)
+
+SITE_SUFFIXES = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out")
+
+
+class TransformerModel:
+    """A TransformerLens bridge, its tokenizer, and the protocol methods.
+
+    Build with :meth:`load` (a zoo name such as ``smollm2-135m``, a local Hugging Face folder, or
+    a hub name such as ``gpt2`` for users with a network).
+    """
+
+    def __init__(self, bridge, name: str, *, prepend_bos: bool = True, use_attention_mask: bool = True):
+        self.bridge = bridge
+        self.name = name
+        self.tokenizer = bridge.tokenizer
+        self.prepend_bos = prepend_bos
+        self.use_attention_mask = use_attention_mask
+        hf = bridge.original_model
+        self._decoder = hf.get_decoder()
+        self._unembed = hf.get_output_embeddings()
+        self._softcap = getattr(hf.config, "final_logit_softcapping", None)
+        self.n_layers = int(bridge.cfg.n_layers)
+        self.d_model = int(bridge.cfg.d_model)
+        self.d_mlp = int(getattr(bridge.cfg, "d_mlp", 0) or 0)
+        self.bos_token_id = self.tokenizer.bos_token_id if prepend_bos else None
+        if prepend_bos and self.bos_token_id is None:
+            raise ValueError(f"tokenizer of {name!r} has no BOS token; load with prepend_bos=False")
+        pad = self.tokenizer.pad_token_id
+        self.pad_token_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
+        self._piece_cache: dict[int, str] = {}
+        self._sites = self._find_sites()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, name_or_path: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, **kw) -> "TransformerModel":
+        from . import zoo
+
+        bridge = zoo.boot(name_or_path, device=device, dtype=dtype)
+        bridge.eval()
+        return cls(bridge, name=str(name_or_path), **kw)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.bridge.original_model.parameters()).device
+
+    # ------------------------------------------------------------------ protocol
+    def _find_sites(self) -> dict[str, int]:
+        hooks = set(self.bridge.hook_dict)
+        sites: dict[str, int] = {}
+        for layer in range(self.n_layers):
+            for suffix in SITE_SUFFIXES:
+                name = f"blocks.{layer}.{suffix}"
+                if name in hooks:
+                    sites[name] = self.d_model
+            name = f"blocks.{layer}.mlp.hook_post"
+            if name in hooks and self.d_mlp:
+                sites[name] = self.d_mlp
+        return sites
+
+    def sites(self) -> dict[str, int]:
+        return dict(self._sites)
+
+    def resid_sites(self, kind: str = "resid_post") -> list[str]:
+        return [f"blocks.{layer}.hook_{kind}" for layer in range(self.n_layers)]
+
+    def piece(self, token_id: int) -> str:
+        p = self._piece_cache.get(token_id)
+        if p is None:
+            p = self.tokenizer.decode([token_id])
+            self._piece_cache[token_id] = p
+        return p
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def single_token(self, text: str) -> int:
+        """The id of ``text`` if it is exactly one token; a clear error otherwise."""
+        ids = self.encode(text)
+        if len(ids) != 1:
+            raise ValueError(
+                f"{text!r} is {len(ids)} tokens for {self.name!r} ({[self.piece(i) for i in ids]}), not one; "
+                "choose answer words that are single tokens for this tokenizer"
+            )
+        return ids[0]
+
+    def tokenize(self, texts: Sequence[str], ids: Sequence[int] | None = None) -> Batch:
+        if isinstance(texts, str):
+            raise TypeError("tokenize takes a list of texts, not one string")
+        if len(texts) == 0:
+            raise ValueError("no texts to tokenize")
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"text {i} is {type(t).__name__}, not str")
+            if not t.strip():
+                raise ValueError(f"text {i} is empty")
+        encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        if self.bos_token_id is not None:
+            encoded = [[self.bos_token_id] + e for e in encoded]
+        width = max(len(e) for e in encoded)
+        tokens = torch.full((len(encoded), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.bool)
+        for row, e in enumerate(encoded):
+            tokens[row, : len(e)] = torch.tensor(e, dtype=torch.long)
+            mask[row, : len(e)] = True
+        pieces = [[self.piece(i) for i in e] for e in encoded]
+        return Batch(
+            tokens=tokens,
+            mask=mask,
+            texts=list(texts),
+            pieces=pieces,
+            ids=torch.as_tensor(ids if ids is not None else range(len(texts)), dtype=torch.long),
+            has_bos=self.bos_token_id is not None,
+        )
+
+    def _hook(self, site: str, where: torch.Tensor | None, fn: InterventionFn, batch: Batch):
+        where_full = batch.mask if where is None else where
+        if where_full.shape != batch.mask.shape:
+            raise ValueError(f"position mask {tuple(where_full.shape)} does not match batch {tuple(batch.mask.shape)}")
+        where_full = where_full.to(self.device) & batch.mask.to(self.device)
+
+        def hook(act, hook=None):
+            if act.shape[:2] != where_full.shape:
+                raise RuntimeError(f"site {site} gave activation {tuple(act.shape)}, expected (batch, seq, d)")
+            return fn(act, where_full, batch)
+
+        return hook
+
+    def run(self, batch: Batch, interventions=(), read: Sequence[str] = ()):
+        fwd_hooks = []
+        for site, where, fn in interventions:
+            check_site(self, site)
+            fwd_hooks.append((site, self._hook(site, where, fn, batch)))
+        store: dict[str, torch.Tensor] = {}
+        for site in read:
+            check_site(self, site)
+
+            def reader(act, hook=None, _site=site):
+                store[_site] = act.detach()
+                return act
+
+            fwd_hooks.append((site, reader))
+        tokens = batch.tokens.to(self.device)
+        mask = batch.mask.to(self.device)
+        with torch.inference_mode(), self.bridge.hooks(fwd_hooks=fwd_hooks):
+            kwargs = {"attention_mask": mask.long()} if self.use_attention_mask else {}
+            hidden = self._decoder(input_ids=tokens, **kwargs).last_hidden_state
+            last = hidden[torch.arange(len(batch), device=hidden.device), batch.last.to(hidden.device)]
+            logits = self._unembed(last)
+            if self._softcap:
+                logits = torch.tanh(logits / self._softcap) * self._softcap
+        return logits, store
+
+    def full_logits(self, batch: Batch) -> torch.Tensor:
+        """Logits at every position through the bridge's own forward (for checks and tests)."""
+        with torch.inference_mode():
+            kwargs = {"attention_mask": batch.mask.long().to(self.device)} if self.use_attention_mask else {}
+            return self.bridge(batch.tokens.to(self.device), **kwargs)
+
+    @contextlib.contextmanager
+    def hooks(self, fwd_hooks):
+        """Raw TransformerLens hooks, scoped: removed on exit whatever happens."""
+        with self.bridge.hooks(fwd_hooks=fwd_hooks):
+            yield self
+
+    def __repr__(self) -> str:
+        return f"TransformerModel({self.name!r}, layers={self.n_layers}, d_model={self.d_model})"
+
+
+__all__ = ["TransformerModel", "UnknownSiteError"]
