@@ -27,7 +27,7 @@ PROMPTS: dict[str, tuple[str, str, str]] = {
 
 
 def batches(n: int, lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Indices grouped into batches of similar length (less padding), longest first."""
+    """Indices grouped into batches of similar token length (less padding), longest first."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
@@ -53,12 +53,8 @@ class SSTZeroShot:
 
     def make_batches(self, model, texts: Sequence[str]) -> list[Batch]:
         """Tokenised, length-sorted batches; ``Batch.ids`` index into ``texts``."""
-        prompts = self.format(texts)
-        lengths = [len(t) for t in prompts]
-        out = []
-        for idx in batches(len(prompts), lengths, self.batch_size):
-            out.append(model.tokenize([prompts[i] for i in idx], ids=idx.tolist()))
-        return out
+        everything = model.tokenize(self.format(texts))
+        return [everything.select(idx) for idx in batches(len(everything), everything.lengths.tolist(), self.batch_size)]
 
     def evaluate(
         self,
