@@ -1,0 +1,121 @@
+"""The byte-level mLSTM behind the :class:`~interp.model.Model` protocol.
+
+:class:`MLSTMModel` wraps :class:`interp.mlstm.MLSTM` so that position selectors, interventions
+and readers written for transformers work unchanged: a site is a hook point (``hook_c``,
+``hook_h``, gates), activations read from it come back (B, T, d), and an intervention given a
+(B, T) position mask is applied step by step, at step ``t`` to the rows where ``mask[:, t]`` is
+True. Tokens are bytes after OpenAI's preprocessing (``'\\n ' + text + ' '``); each byte's
+*piece* is the character it completes (continuation bytes of a multi-byte character are
+empty), so ``Commas()`` finds commas here as it does in a BPE model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .mlstm import HOOK_NAMES, MLSTM, encode
+from .model import Batch, InterventionFn, check_site
+
+# the per-step hook points that carry a d_hidden-wide state or gate
+STATE_SITES = ("hook_m", "hook_i", "hook_f", "hook_o", "hook_u", "hook_c", "hook_h")
+
+
+def byte_pieces(data: bytes) -> list[str]:
+    """The character each byte completes ('' for bytes inside a multi-byte character)."""
+    out: list[str] = []
+    i = 0
+    while i < len(data):
+        b = data[i]
+        n = 1 if b < 0x80 else 2 if b >> 5 == 0b110 else 3 if b >> 4 == 0b1110 else 4 if b >> 3 == 0b11110 else 1
+        chunk = data[i : i + n]
+        ch = chunk.decode("utf-8", errors="replace")
+        out.extend([""] * (len(chunk) - 1) + [ch])
+        i += len(chunk)
+    return out
+
+
+class MLSTMModel:
+    """An :class:`MLSTM` with the protocol methods (``tokenize``, ``sites``, ``run``)."""
+
+    bos_token_id = None  # the front pad '\n' plays that part; selectors skip position 0 by default
+
+    def __init__(self, mlstm: MLSTM, name: str = "mlstm"):
+        self.mlstm = mlstm.eval()
+        self.name = name
+        self.n_layers = 1
+        self.d_model = mlstm.cfg.d_hidden
+
+    @classmethod
+    def load(cls, path: str | Path, **kw) -> "MLSTMModel":
+        return cls(MLSTM.load(path, **kw), name=Path(path).with_suffix("").name)
+
+    @property
+    def device(self) -> torch.device:
+        return self.mlstm.device
+
+    def sites(self) -> dict[str, int]:
+        return {s: self.mlstm.cfg.d_hidden for s in STATE_SITES}
+
+    def tokenize(self, texts: Sequence[str], ids: Sequence[int] | None = None) -> Batch:
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("tokenize takes a list of texts, not one text")
+        if len(texts) == 0:
+            raise ValueError("no texts to tokenize")
+        seqs = []
+        for i, t in enumerate(texts):
+            try:
+                seqs.append(encode(t))
+            except ValueError as e:
+                raise ValueError(f"text {i}: {e}") from None
+        width = max(len(s) for s in seqs)
+        tokens = torch.zeros(len(seqs), width, dtype=torch.long)
+        mask = torch.zeros(len(seqs), width, dtype=torch.bool)
+        pieces = []
+        for r, s in enumerate(seqs):
+            tokens[r, : len(s)] = s
+            mask[r, : len(s)] = True
+            pieces.append(byte_pieces(bytes(s.tolist())))
+        return Batch(tokens=tokens, mask=mask, texts=list(texts), pieces=pieces,
+                     ids=torch.as_tensor(ids if ids is not None else range(len(texts)), dtype=torch.long))
+
+    def run(self, batch: Batch, interventions=(), read: Sequence[str] = ()):
+        mask = batch.mask.to(self.device)
+        fwd_hooks = []
+        for site, where, fn in interventions:
+            check_site(self, site)
+            w = mask if where is None else where.to(self.device) & mask
+            if w.shape != mask.shape:
+                raise ValueError(f"position mask {tuple(w.shape)} does not match batch {tuple(mask.shape)}")
+
+            def hook(act, hook, _w=w, _fn=fn):
+                return _fn(act, _w[:, hook.pos], batch)
+
+            fwd_hooks.append((site, hook))
+        steps: dict[str, list[torch.Tensor]] = {s: [] for s in read}
+        for site in read:
+            check_site(self, site)
+
+            def reader(act, hook, _site=site):
+                steps[_site].append(act.detach())
+                return act
+
+            fwd_hooks.append((site, reader))
+        with torch.inference_mode(), self.mlstm.hooks(fwd_hooks=fwd_hooks):
+            logits = self.mlstm(batch.tokens.to(self.device), mask)
+        last = logits[torch.arange(len(batch), device=logits.device), batch.last.to(logits.device)]
+        return last, {s: torch.stack(v, 1) for s, v in steps.items()}
+
+    def final_state(self, batch: Batch, interventions=(), site: str = "hook_c") -> torch.Tensor:
+        """The state at each text's last real byte (B, d), after interventions: the features a
+        linear probe reads."""
+        _, acts = self.run(batch, interventions=interventions, read=[site])
+        return acts[site][torch.arange(len(batch)), batch.last]
+
+    def __repr__(self) -> str:
+        return f"MLSTMModel({self.name!r}, d_hidden={self.d_model})"
+
+
+assert set(STATE_SITES) <= set(HOOK_NAMES)
