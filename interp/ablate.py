@@ -57,6 +57,21 @@ class AblateConfig:
     skip_first: bool = True
     threshold: str = "dev"  # "dev" (fitted on SST dev, balanced accuracy) or "zero"
 
+    def validate(self) -> "AblateConfig":
+        """Check names before any model is loaded; ValueError naming the bad value."""
+        SSTZeroShot(prompt=self.prompt)
+        P.parse_list(self.positions)
+        for m in self.modes:
+            if m not in ("project", "mean"):
+                raise ValueError(f"unknown mode {m!r}; choose project or mean")
+        if not self.modes:
+            raise ValueError("no ablation mode given")
+        if self.threshold not in ("dev", "zero"):
+            raise ValueError(f"threshold must be 'dev' or 'zero', not {self.threshold!r}")
+        if self.n_random < 1:
+            raise ValueError("n_random must be at least 1: every number needs its random control")
+        return self
+
 
 def fit_toy_directions(model, sites: list[str], *, progress: bool = True) -> tuple[dict[str, Direction], dict]:
     """Mean-difference direction per site from toy train prompts, scored on toy test prompts."""
@@ -120,7 +135,7 @@ def tigges_subset(correct0: np.ndarray, has_comma: np.ndarray, labels: np.ndarra
 
 
 def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = True, command: str | None = None) -> Result:
-    cfg = config or AblateConfig()
+    cfg = (config or AblateConfig()).validate()
     t0 = time.time()
     task = SSTZeroShot(prompt=cfg.prompt, batch_size=cfg.batch_size)
     task.answer_ids(model)  # fail early if an answer is not one token
@@ -134,9 +149,6 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
 
         check_site(model, s)
     selectors = [P.get(p, skip_first=cfg.skip_first, allow_empty=True) for p in cfg.positions]
-    for m in cfg.modes:
-        if m not in ("project", "mean"):
-            raise ValueError(f"unknown mode {m!r}; choose project or mean")
 
     # 1. directions
     directions, toy_info = fit_toy_directions(model, sites, progress=progress)

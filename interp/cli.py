@@ -19,8 +19,23 @@ models_app = typer.Typer(help="Pretrained models that work offline: list, pull, 
 app.add_typer(models_app, name="models")
 
 
-def _command() -> str:
-    return "interp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command(ctx: typer.Context) -> str:
+    """The command that reproduces this run: the subcommand with every option spelled out."""
+    words = ctx.command_path.split()
+    words[0] = "interp"
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None:
+            continue
+        if param.param_type_name == "argument":
+            words += [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        elif param.is_flag:
+            flag = param.opts[0] if value else (param.secondary_opts[0] if param.secondary_opts else None)
+            if flag:
+                words.append(flag)
+        else:
+            words += [param.opts[0], str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _threads(threads: Optional[int]) -> None:
@@ -37,6 +52,7 @@ def _fail(msg: str) -> None:
 
 @app.command()
 def ablate(
+    ctx: typer.Context,
     model: str = typer.Option("smollm2-135m", help="zoo name (interp models list), local HF folder, or hub name"),
     positions: str = typer.Option("all,commas", help="comma-separated selectors: all, commas, full_stops, punctuation, last"),
     modes: str = typer.Option("mean", help="comma-separated ablation modes: mean (projection set to its mean), project (zeroed)"),
@@ -66,10 +82,14 @@ def ablate(
                        dev_limit=dev_limit, reference_n=reference_n, batch_size=batch_size, seed=seed,
                        skip_first=not include_first, threshold=threshold)
     try:
+        cfg.validate()
+    except ValueError as e:
+        _fail(str(e))
+    try:
         m = TransformerModel.load(model)
     except (UnknownModelError, ModelNotPulledError) as e:
         _fail(str(e))
-    res = run_ablate(m, cfg, command=_command())
+    res = run_ablate(m, cfg, command=_command(ctx))
     out = out or Path("runs") / f"ablate-{Path(model).name}"
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.json")

@@ -14,6 +14,12 @@ from pathlib import Path
 import torch
 
 
+def _base(path: str | Path) -> Path:
+    """``path`` without a .safetensors/.json suffix (site names hold dots: keep them)."""
+    p = Path(path)
+    return p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+
+
 @dataclass
 class Direction:
     vector: torch.Tensor
@@ -58,7 +64,7 @@ class Direction:
     def save(self, path: str | Path) -> Path:
         from safetensors.torch import save_file
 
-        path = Path(path).with_suffix("")
+        path = _base(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"direction": self.vector.contiguous()}, str(path) + ".safetensors")
         Path(str(path) + ".json").write_text(json.dumps(self.meta(), indent=2, default=str))
@@ -68,7 +74,7 @@ class Direction:
     def load(cls, path: str | Path, *, expect_width: int | None = None) -> "Direction":
         from safetensors.torch import load_file
 
-        base = Path(path).with_suffix("")
+        base = _base(path)
         st, js = Path(str(base) + ".safetensors"), Path(str(base) + ".json")
         for p in (st, js):
             if not p.exists():

@@ -128,8 +128,9 @@ def test_empty_text_is_an_error(tiny_model):
 def test_direction_save_load_and_width_check(tmp_path):
     d = Direction(torch.tensor([3.0, 4.0]), site="blocks.0.hook_resid_post", model="m", method="mean_diff", seed=1)
     assert torch.allclose(d.vector, torch.tensor([0.6, 0.8]))
-    d.save(tmp_path / "dir")
-    back = Direction.load(tmp_path / "dir")
+    d.save(tmp_path / "blocks.0.hook_resid_post")
+    assert (tmp_path / "blocks.0.hook_resid_post.safetensors").exists()
+    back = Direction.load(tmp_path / "blocks.0.hook_resid_post.json")
     assert torch.equal(back.vector, d.vector) and back.site == d.site and back.model == "m"
     with pytest.raises(ValueError, match="width 2"):
-        Direction.load(tmp_path / "dir", expect_width=576)
+        Direction.load(tmp_path / "blocks.0.hook_resid_post", expect_width=576)

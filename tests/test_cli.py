@@ -1,0 +1,48 @@
+"""The interp command line: clear errors, and a real (tiny) ablate run end to end."""
+
+import json
+
+from typer.testing import CliRunner
+
+from interp.cli import app
+
+runner = CliRunner()
+
+
+def test_unknown_model_is_a_clear_error():
+    r = runner.invoke(app, ["ablate", "--model", "no-such-model", "--limit", "4"])
+    assert r.exit_code == 2
+    assert "no-such-model" in r.output and "smollm2-135m" in r.output
+
+
+def test_not_pulled_model_says_how_to_pull(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
+    r = runner.invoke(app, ["ablate", "--model", "smollm2-135m", "--limit", "4"])
+    assert r.exit_code == 2
+    assert "interp models pull smollm2-135m" in r.output
+
+
+def test_ablate_on_a_local_model_folder(tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["ablate", "--model", str(tiny_model_dir), "--limit", "16", "--dev-limit", "24",
+                            "--reference-n", "8", "--n-random", "2", "--positions", "all,commas", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "result.json").read_text())
+    assert {"baseline", "mean:all:direction", "mean:all:random", "mean:commas:direction",
+            "mean:commas:random"} <= set(res["data"]["conditions"])
+    assert res["manifest"]["command"].startswith("interp ablate")
+    html = (out / "report.html").read_text()
+    assert "https://" not in html.split("<script")[0]  # nothing remote in the page head
+    assert (out / "directions" / "blocks.0.hook_resid_post.safetensors").exists()
+
+
+def test_bad_positions_name():
+    r = runner.invoke(app, ["ablate", "--model", "smollm2-135m", "--positions", "all,elbows"])
+    assert r.exit_code == 2 and "elbows" in r.output and "commas" in r.output
+    r = runner.invoke(app, ["ablate", "--model", "smollm2-135m", "--modes", "zero"])
+    assert r.exit_code == 2 and "zero" in r.output
+
+
+def test_report_missing_file(tmp_path):
+    r = runner.invoke(app, ["report", str(tmp_path / "nope.json")])
+    assert r.exit_code == 2 and "nope.json" in r.output
