@@ -238,7 +238,7 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
                        f"({entry['tigges_removed']:.1%} under the Tigges protocol): the intervention itself is destructive "
                        f"here, whatever the direction")
                 warn.append(msg)
-                warnings.warn(msg)
+                warnings.warn(msg, stacklevel=2)
         summary_rows[name] = entry
 
     # 6. the result
