@@ -1,0 +1,87 @@
+"""Held-out bpc against SST probe accuracy, checkpoint by checkpoint: when does sentiment appear
+in the byte mLSTM, and does it appear in one unit or spread over many?
+
+    python analyses/mlstm_curve.py runs/mlstm-512 --out runs/mlstm-512/curve.json
+
+For every snapshot in ``RUN/snapshots`` (and the untrained model of the same config) it extracts
+the final cell state c and hidden state h of SST train/dev/test and runs Radford et al.'s probes
+(:func:`interp.probes.sentiment_probes`: L1 probe with C chosen on dev, L2 probe, best single
+unit). The held-out bpc of each snapshot comes from the run's ``train_log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from interp import data  # noqa: E402
+from interp.mlstm import MLSTM  # noqa: E402
+from interp.probes import extract_features, sentiment_probes, untrained_like  # noqa: E402
+
+
+def held_out_by_chars(run: Path) -> dict[int, float]:
+    out = {}
+    for line in (run / "train_log.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r.get("held_out_bpc") is not None:
+            out[int(r["chars_seen"])] = float(r["held_out_bpc"])
+    return out
+
+
+def probe(model: MLSTM, splits, sites, seed: int) -> dict:
+    feats = {name: extract_features(model, lt.texts, which=sites, progress=False) for name, lt in splits.items()}
+    out = {}
+    for s in sites:
+        r = sentiment_probes(feats["train"][s], splits["train"].labels, feats["dev"][s], splits["dev"].labels,
+                             feats["test"][s], splits["test"].labels, seed=seed)
+        out[s] = {"l1_test": r["l1"]["test_acc"], "l1_nonzero": r["l1"]["n_nonzero"], "l1_C": r["l1"]["C"],
+                  "l2_test": r["l2"]["test_acc"], "best_unit": r["best_unit"]["unit"],
+                  "best_unit_test": r["best_unit"]["test_acc"], "best_unit_share_of_l2": r["best_unit_share_of_l2"],
+                  "top_l1_units": r["l1"]["top_units"][:5]}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--sites", default="c,h")
+    ap.add_argument("--every", type=int, default=1, help="probe every k-th snapshot (the last is always probed)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    sites = tuple(a.sites.split(","))
+    splits = {s: data.sst(s) for s in ("train", "dev", "test")}
+    bpc = held_out_by_chars(a.run)
+    snaps = sorted((a.run / "snapshots").glob("chars-*.safetensors"))
+    snaps = [p for i, p in enumerate(snaps) if i % a.every == a.every - 1 or p == snaps[-1]]
+    rows = []
+    if snaps:
+        t = time.time()
+        untrained = untrained_like(MLSTM.load(snaps[0]))
+        rows.append({"snapshot": "untrained", "chars_seen": 0, "held_out_bpc": None,
+                     "probes": probe(untrained, splits, sites, a.seed), "seconds": time.time() - t})
+        print(json.dumps(rows[-1]), flush=True)
+    for p in snaps:
+        t = time.time()
+        model = MLSTM.load(p)
+        meta = json.loads(p.with_suffix(".json").read_text()).get("meta", {})
+        chars = int(meta.get("chars_seen", 0))
+        rows.append({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars),
+                     "probes": probe(model, splits, sites, a.seed), "seconds": time.time() - t})
+        print(json.dumps(rows[-1]), flush=True)
+        a.out.write_text(json.dumps({"run": str(a.run), "sites": sites, "rows": rows}, indent=1))
+    a.out.write_text(json.dumps({"run": str(a.run), "sites": sites, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
