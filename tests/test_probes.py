@@ -1,0 +1,296 @@
+"""Sentiment probes, byte traces, steering and their CLI commands (tiny models, synthetic features
+with a planted unit, a few hundred real SST sentences). Runs in well under a minute on 2 cores."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from typer.testing import CliRunner
+
+from interp import metrics
+from interp.cli import app
+from interp.directions import neuron
+from interp.mlstm import MLSTM, encode, preprocess
+from interp.probes import (
+    C_GRID_L1,
+    _standardise,
+    bag_of_words,
+    byte_trace,
+    data_efficiency,
+    extract_features,
+    probe_report,
+    sentiment_probes,
+    unit_accuracies,
+    untrained_like,
+)
+from interp.steer import check_hold, sample
+
+runner = CliRunner()
+PLANTED = 5
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return MLSTM(d_hidden=16, d_embed=8, seed=3).eval()
+
+
+def _planted(n, seed, d=16, strength=2.0):
+    """Features where only unit PLANTED carries the label, with a negative sign."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d)  # units on different scales
+    X[:, PLANTED] = rng.standard_normal(n) - strength * (2 * y - 1)
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return _planted(600, 0), _planted(300, 1), _planted(400, 2)
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def test_probes_recover_a_planted_unit(planted):
+    (Xtr, ytr), (Xdv, ydv), (Xte, yte) = planted
+    r = sentiment_probes(Xtr, ytr, Xdv, ydv, Xte, yte, seed=0)
+    assert r["l1"]["top_units"][0]["unit"] == PLANTED
+    assert r["l1"]["top_units"][0]["weight"] < 0  # high value = negative
+    assert r["l1"]["test_acc"] > 0.9 and r["l2"]["test_acc"] > 0.9
+    b = r["best_unit"]
+    assert b["unit"] == PLANTED and b["sign"] == -1
+    assert b["test_acc"] > 0.9 and b["dev_acc"] > 0.9
+    assert 0.9 < r["best_unit_share_of_l2"] < 1.1
+    assert max(r["per_unit_dev_acc"]) == pytest.approx(b["dev_acc"])
+    assert r["l1"]["n_nonzero"] <= 16 and len(r["l1"]["coef"]) == 16
+    assert "train" in r["standardisation"]
+    json.dumps(r)  # plain JSON types
+
+
+def test_C_and_unit_are_chosen_on_dev_never_on_test(planted):
+    (Xtr, ytr), (Xdv, ydv), (Xte, yte) = planted
+    r = sentiment_probes(Xtr, ytr, Xdv, ydv, Xte, yte, seed=0)
+    # dev accuracies per C, recomputed independently (Radford et al.'s seeds: seed + i)
+    Ztr, Zdv = _standardise(Xtr, Xdv)[0]
+    dev = [LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", random_state=i, max_iter=1000)
+           .fit(Ztr, ytr).score(Zdv, ydv) for i, C in enumerate(C_GRID_L1)]
+    assert r["l1"]["dev_acc_by_C"] == pytest.approx(dev)
+    assert r["l1"]["C"] == C_GRID_L1[int(np.argmax(dev))]
+    # scrambling the test labels changes the test scores and nothing that was chosen
+    rng = np.random.default_rng(0)
+    r2 = sentiment_probes(Xtr, ytr, Xdv, ydv, Xte, rng.permutation(yte), seed=0)
+    for k in ("l1", "l2"):
+        assert r2[k]["C"] == r[k]["C"] and r2[k]["coef"] == r[k]["coef"]
+    assert {k: r2["best_unit"][k] for k in ("unit", "sign", "threshold")} == \
+           {k: r["best_unit"][k] for k in ("unit", "sign", "threshold")}
+    assert r2["l1"]["test_acc"] < 0.7
+    # ... while other dev labels do change the choice of unit
+    ydv2 = (Xdv[:, 2] > np.median(Xdv[:, 2])).astype(int)
+    r3 = sentiment_probes(Xtr, ytr, Xdv, ydv2, Xte, yte, seed=0)
+    assert r3["best_unit"]["unit"] == 2 and r3["best_unit"]["sign"] == 1
+
+
+def test_unit_accuracies_match_fit_threshold():
+    rng = np.random.default_rng(0)
+    X = np.round(rng.standard_normal((80, 6)), 1)  # ties
+    y = rng.integers(0, 2, 80)
+    X[:, 3] -= 2 * y
+    for balanced in (False, True):
+        acc, sign = unit_accuracies(X, y, balanced=balanced)
+        score = metrics.balanced_accuracy if balanced else metrics.accuracy
+        for u in range(6):
+            s = sign[u] * X[:, u]
+            assert acc[u] == pytest.approx(score(s, y, metrics.fit_threshold(s, y, balanced=balanced)))
+        assert np.argmax(acc) == 3 and sign[3] == -1
+
+
+def test_data_efficiency_shapes_and_growth(planted):
+    (Xtr, ytr), (Xdv, ydv), (Xte, yte) = planted
+    r = data_efficiency(Xtr, ytr, Xte, yte, sizes=(4, 20, 100, 5000), seeds=(0, 1), dev_X=Xdv, dev_y=ydv)
+    assert r["sizes"] == [4, 20, 100, 600]  # clipped to the train set
+    assert [len(a) for a in r["acc"]] == [2, 2, 2, 1]  # the whole train set is fitted once
+    assert len(r["mean"]) == 4 and [len(c) for c in r["C"]] == [2, 2, 2, 1] and r["std"][-1] == 0
+    assert r["mean"][-1] > 0.8 and r["mean"][-1] >= r["mean"][0]
+    assert "dev" in r["C_rule"]
+    fixed = data_efficiency(Xtr, ytr, Xte, yte, sizes=(50,), seeds=(0,), C=0.5)
+    assert fixed["C"] == [[0.5]] and "fixed" in fixed["C_rule"]
+    with pytest.raises(ValueError, match="dev_X"):
+        data_efficiency(Xtr, ytr, Xte, yte, sizes=(50,))
+
+
+# --------------------------------------------------------------------------- features and traces
+
+TEXTS = ["Great film!", "a dull , lifeless mess", "Café crème — très bon &amp; 5€", "x",
+         "It is not a bad movie at all, really; I liked it.\nSecond line."]
+
+
+def test_extract_features_equals_unbatched_runs(tiny):
+    F = extract_features(tiny, TEXTS, batch_size=2, progress=False)
+    assert set(F) == {"c", "h"} and F["c"].shape == (len(TEXTS), 16) and F["c"].dtype == np.float32
+    with torch.inference_mode():
+        for i, t in enumerate(TEXTS):
+            c, h = tiny.features(encode(t)[None])
+            np.testing.assert_allclose(F["c"][i], c[0].numpy(), atol=1e-5)
+            np.testing.assert_allclose(F["h"][i], h[0].numpy(), atol=1e-5)
+    F1 = extract_features(tiny, TEXTS, batch_size=128, which="h", progress=False)
+    assert set(F1) == {"h"}
+    np.testing.assert_allclose(F1["h"], F["h"], atol=1e-5)
+    with pytest.raises(ValueError, match="which"):
+        extract_features(tiny, TEXTS, which=("m",), progress=False)
+    with pytest.raises(ValueError, match="text 1"):
+        extract_features(tiny, ["ok", "   "], progress=False)
+
+
+def test_byte_trace_one_value_per_character(tiny):
+    text = "Café crème &amp; 5€ ok"
+    chars, vals = byte_trace(tiny, text, unit=4)
+    body = preprocess(text)[2:-1].decode("utf-8")  # "Café crème & 5€ ok"
+    assert "".join(chars) == body and len(chars) == len(body) == len(vals)
+    # the value after a multi-byte character is the one after its last byte
+    _, cache = tiny.run_with_cache(encode(text)[None], names_filter="hook_c")
+    c = cache["hook_c"][0, :, 4].detach().numpy()
+    data = preprocess(text)
+    e_acute_end = data.index("é".encode()) + 1
+    assert vals[chars.index("é")] == pytest.approx(c[e_acute_end])
+    assert vals[-1] == pytest.approx(c[len(data) - 2])  # last character before the trailing space
+    chars_p, vals_p = byte_trace(tiny, text, unit=4, keep_pads=True)
+    assert len(chars_p) == len(chars) + 3 and chars_p[:2] == ["\n", " "] and chars_p[-1] == " "
+    _, vd = byte_trace(tiny, text, direction=neuron(4, 16, "hook_c"))
+    np.testing.assert_allclose(vd, vals, atol=1e-6)
+    _, vh = byte_trace(tiny, text, direction=torch.ones(16), site="h")
+    assert len(vh) == len(chars)
+    for bad in (dict(unit=16), dict(unit=1, direction=torch.ones(16)), dict(direction=torch.ones(5)), {}):
+        with pytest.raises(ValueError):
+            byte_trace(tiny, text, **bad)
+
+
+def test_untrained_like_is_a_fresh_init(tiny):
+    trained = MLSTM(d_hidden=16, d_embed=8, seed=3)
+    with torch.no_grad():
+        trained.W_out.add_(1.0)
+    fresh = untrained_like(trained)
+    assert fresh.cfg == trained.cfg
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, tiny.state_dict()[k])
+
+
+# --------------------------------------------------------------------------- steering
+
+
+def test_steer_hold_changes_samples_and_is_deterministic(tiny):
+    base = sample(tiny, prompt="This movie", n_bytes=60, seed=1)
+    assert base.startswith("This movie") and base == sample(tiny, prompt="This movie", n_bytes=60, seed=1)
+    assert base != sample(tiny, prompt="This movie", n_bytes=60, seed=2)
+    pos = sample(tiny, prompt="This movie", n_bytes=60, seed=1, hold={"unit": 3, "value": 3.0})
+    neg = sample(tiny, prompt="This movie", n_bytes=60, seed=1, hold={"unit": 3, "value": -3.0})
+    assert pos != base and neg != base and pos != neg
+    assert pos == sample(tiny, prompt="This movie", n_bytes=60, seed=1, hold={"unit": 3, "value": 3.0})
+    # holding the direction e_3 is holding unit 3
+    via_dir = sample(tiny, prompt="This movie", n_bytes=60, seed=1,
+                     hold={"direction": neuron(3, 16, "hook_c").vector * 2.0, "value": 3.0})
+    assert via_dir == pos
+    assert sample(tiny, n_bytes=0) == ""
+    greedy = sample(tiny, n_bytes=20, temperature=0.0, seed=0)
+    assert greedy == sample(tiny, n_bytes=20, temperature=0.0, seed=99)
+
+
+@pytest.mark.parametrize("hold, match", [
+    ({"unit": 3, "value": 1.0, "site": "h"}, "unknown key"),
+    ({"neuron": 3, "value": 1.0}, "unknown key"),
+    ({"unit": 16, "value": 1.0}, "out of range"),
+    ({"unit": -1, "value": 1.0}, "out of range"),
+    ({"unit": 2.5, "value": 1.0}, "int"),
+    ({"unit": 3}, "value"),
+    ({"unit": 3, "value": "big"}, "number"),
+    ({"unit": 3, "value": float("nan")}, "finite"),
+    ({"direction": torch.ones(15), "value": 1.0}, "width"),
+    ({"direction": torch.zeros(16), "value": 1.0}, "zero"),
+    ({"unit": 3, "direction": torch.ones(16), "value": 1.0}, "exactly one"),
+    ({"value": 1.0}, "exactly one"),
+    ([3, 1.0], "dict"),
+])
+def test_bad_hold_spec_is_a_value_error(tiny, hold, match):
+    with pytest.raises(ValueError, match=match):
+        sample(tiny, n_bytes=5, hold=hold)
+    assert check_hold(None, 16) is None
+
+
+# --------------------------------------------------------------------------- baselines and report
+
+
+def test_bag_of_words_on_real_sst_is_quick_and_above_70_on_dev():
+    from interp import data as D
+
+    tr, dv = D.sst("train"), D.sst("dev")
+    t0 = time.perf_counter()
+    r = bag_of_words(tr.texts, tr.labels, dv.texts, dv.labels, ngram_range=(1, 1), C_grid=(1.0, 4.0))
+    assert time.perf_counter() - t0 < 20
+    assert r["dev_acc"] > 0.70 and r["test_acc"] is None and r["C"] in (1.0, 4.0)
+
+
+def test_probe_report_on_a_tiny_model(tiny):
+    res = probe_report(tiny, model_name="tiny", limit=120, progress=False, curve_sizes=(10, 40), curve_seeds=(0,))
+    probe_rows = res.tables[0].rows
+    assert len(probe_rows) == 13  # (L1, L2, unit) x (c, h) x (trained, untrained) + bag of words
+    assert res.tables[0].columns[2:] == ["site", "test accuracy", "dev accuracy", "non-zero weights", "C"]
+    assert any(str(r[0]).startswith("best single unit (") for r in probe_rows)
+    assert res.figures[0]["layout"]["xaxis"]["type"] == "log"
+    assert len(res.traces) == 2 and all(len(t.tokens) == len(t.values) for t in res.traces)
+    d = res.data
+    assert d["n"] == {"train": 120, "dev": 120, "test": 120}
+    assert set(d["trained"]) == {"c", "h"} and d["best_unit"]["site"] in ("c", "h")
+    assert d["trained"]["c"]["l1"]["C"] in C_GRID_L1
+    assert res.manifest["model"] == "tiny" and len(res.manifest["data_files"]) == 3
+    assert "timings" in d and d["timings"]["total"] > 0
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("cmd", ["train-mlstm", "probe-mlstm", "steer"])
+def test_cli_help(cmd):
+    r = runner.invoke(app, [cmd, "--help"])
+    assert r.exit_code == 0, r.output
+    assert "Usage" in r.output
+
+
+@pytest.mark.parametrize("args", [["probe-mlstm"], ["steer", "--unit", "1", "--value", "2"]])
+def test_cli_missing_checkpoint(tmp_path, args):
+    missing = tmp_path / "nope" / "model.safetensors"
+    r = runner.invoke(app, [args[0], str(missing), *args[1:]])
+    assert r.exit_code == 2 and "no mLSTM checkpoint" in r.output and "nope" in r.output
+    r = runner.invoke(app, [args[0], str(tmp_path), *args[1:]])  # a folder without model.safetensors
+    assert r.exit_code == 2 and "model.safetensors" in r.output
+
+
+def test_cli_probe_and_steer_on_a_tiny_checkpoint(tiny, tmp_path):
+    run = tmp_path / "run"
+    tiny.save(run / "model")
+    out = tmp_path / "probe"
+    r = runner.invoke(app, ["probe-mlstm", str(run), "--out", str(out), "--limit", "60", "--no-curve", "--no-bow",
+                            "--no-untrained", "--sites", "c", "--no-progress", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "result.json").read_text())
+    assert res["kind"] == "probe" and res["manifest"]["command"].startswith("interp probe-mlstm")
+    assert len(res["manifest"]["model_hash"]) == 64 and res["data"]["sites"] == ["c"]
+    assert (out / "report.html").stat().st_size > 1000
+    r = runner.invoke(app, ["steer", str(run / "model.safetensors"), "--unit", "2", "--value", "4", "--n-bytes", "30"])
+    assert r.exit_code == 0, r.output
+    assert "held at +4" in r.output and "held at -4" in r.output
+    r = runner.invoke(app, ["steer", str(run), "--unit", "16", "--value", "4"])
+    assert r.exit_code == 2 and "out of range" in r.output
+    r = runner.invoke(app, ["probe-mlstm", str(run), "--sites", "c,m"])
+    assert r.exit_code == 2 and "m" in r.output
