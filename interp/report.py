@@ -1,9 +1,12 @@
 """Render :class:`~interp.results.Result` objects as one self-contained, offline HTML page.
 
-``render(results)`` gives one HTML page: a table of contents, then per result its title,
-summary, tables, plotly figures, token traces (per-token coloured text, red negative, white
-zero, green positive) and a collapsible manifest. ``write_report(results, path)`` writes it.
-``Result._repr_html_`` (Jupyter) shows the same sections through :func:`notebook_html`.
+``render(results)`` gives one HTML page: a table of contents (each result, and under it its
+tables, figures and traces), then per result its title, summary, tables, plotly figures, token
+traces (per-token coloured text, red negative, white zero, green positive, values on hover, a
+legend) and a collapsible manifest; a result's raw ``data`` is named, never printed.
+``write_report(results, path)`` writes it. ``Result._repr_html_`` (Jupyter) shows the same
+sections through :func:`notebook_html`; ``TokenTrace``/``Table`` display themselves too.
+:func:`export_figures` writes the figures as static images (optional: kaleido + a Chromium).
 
 Offline guarantee
 -----------------
@@ -85,6 +88,7 @@ __all__ = [
     "format_cell",
     "notebook_html",
     "reset_notebook_plotlyjs",
+    "export_figures",
     "plotlyjs",
     "PLOTLY_CONFIG",
     "PLOTLYJS_URL_HOSTS",
@@ -181,8 +185,8 @@ def format_cell(v: Any) -> str:
     return str(v)
 
 
-def table_html(table: Table, max_rows: int | None = 1000) -> str:
-    """One table as an HTML ``<table>`` (escaped; numbers right-aligned)."""
+def table_html(table: Table, max_rows: int | None = 1000, anchor: str | None = None) -> str:
+    """One table as an HTML ``<table>`` (escaped; numbers right-aligned); ``anchor`` gives it an ``id``."""
     head = "".join(f"<th>{_esc(str(c))}</th>" for c in table.columns)
     rows = table.rows if max_rows is None else table.rows[:max_rows]
     body = []
@@ -202,7 +206,8 @@ def table_html(table: Table, max_rows: int | None = 1000) -> str:
         more = f'<p class="caption">… {len(table.rows) - max_rows} more rows in the saved result.</p>'
     caption = f'<p class="caption">{_esc(table.caption)}</p>' if table.caption else ""
     title = f"<h3>{_esc(table.title)}</h3>" if table.title else ""
-    return (f'<div class="tbl">{title}<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+    ident = f' id="{_esc(anchor)}"' if anchor else ""
+    return (f'<div class="tbl"{ident}>{title}<div class="scroll"><table><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>{more}{caption}</div>')
 
 
@@ -241,10 +246,27 @@ def _trace_vmax(trace: TokenTrace) -> float:
     return m if m > 0 else 1.0
 
 
-def token_trace_html(trace: TokenTrace) -> str:
+# Inline styles of a trace's container and legend, so that the HTML of one trace reads the same
+# on its own (``IPython.display.HTML(token_trace_html(t))``, ``TokenTrace._repr_html_``) as inside
+# a report, whose stylesheet (:data:`CSS`) repeats them.
+_TOKENS_STYLE = ("white-space:pre-wrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;"
+                 "font-size:.9em;line-height:1.7;border:1px solid #d0d7de;border-radius:4px;padding:8px;"
+                 "word-break:break-word;color:#1f2328;background:#fff")
+_LEGEND_STYLE = "display:flex;flex-wrap:wrap;align-items:center;gap:6px;font-size:.8em;margin:4px 0"
+_BAR_STYLE = "display:inline-block;width:180px;height:10px;border:1px solid #d0d7de"
+_MUTED_STYLE = "color:#57606a"
+
+
+def token_trace_html(trace: TokenTrace, anchor: str | None = None) -> str:
     """Per-token coloured text (pure HTML/CSS): one ``<span>`` per token, background on a
     red (negative) – white – green (positive) scale, the value in its hover title; spaces and
-    newlines kept (a newline shows a faint ↵ so its colour is visible); a legend bar below."""
+    newlines kept (a newline shows a faint ↵ so its colour is visible; a token with no text, such
+    as a byte inside a multi-byte character, a thin block of its colour); a legend below (the
+    scale's ends, the data's range, how to read it).
+
+    The snippet carries its own layout styles, so it renders the same inside a report and on
+    its own (e.g. ``IPython.display.HTML(token_trace_html(trace))`` in a notebook).
+    ``anchor``: an ``id`` for the trace (the report's table of contents links to it)."""
     vmax = _trace_vmax(trace)
     spans = []
     for i, (tok, val) in enumerate(zip(trace.tokens, trace.values)):
@@ -255,21 +277,29 @@ def token_trace_html(trace: TokenTrace) -> str:
         style = f"background:{_hex(rgb)}"
         if f is not None and abs(f) / vmax > 0.6:
             style += ";color:#fff"
-        text = _esc(tok).replace("\n", '<i class="nl">↵</i>\n') if tok else '<i class="nl">∅</i>'
+        if tok:
+            text = _esc(tok).replace("\n", '<i class="nl" style="font-style:normal;opacity:.45">↵</i>\n')
+        else:  # no text of its own (a byte inside a multi-byte character): a thin block of its colour
+            text, style = "", style + ";display:inline-block;width:.3em;height:1.1em;vertical-align:text-bottom"
+            tip += " (no text of its own, e.g. a byte inside a multi-byte character)"
         spans.append(f'<span style="{style}" title="{_esc(tip)}">{text}</span>')
     finite = [f for f in map(_finite, trace.values) if f is not None]
-    rng = (f"data min {format_cell(min(finite))}, max {format_cell(max(finite))}"
-           if finite else "no finite values")
+    rng = (f"{len(trace.tokens)} tokens; data min {format_cell(min(finite))}, max {format_cell(max(finite))}"
+           if finite else f"{len(trace.tokens)} tokens; no finite values")
     legend = (
-        '<div class="legend">'
+        f'<div class="legend" style="{_LEGEND_STYLE}">'
         f'<span>{_esc(format_cell(-vmax))}</span>'
-        f'<span class="bar" style="background:linear-gradient(to right,{_hex(NEG_RGB)},#ffffff,{_hex(POS_RGB)})"></span>'
+        f'<span class="bar" style="{_BAR_STYLE};'
+        f'background:linear-gradient(to right,{_hex(NEG_RGB)},#ffffff,{_hex(POS_RGB)})"></span>'
         f'<span>{_esc(format_cell(vmax))}</span>'
-        f'<span class="rng">{_esc(rng)}</span></div>'
+        f'<span class="rng" style="{_MUTED_STYLE}">{_esc(rng)}; red negative, green positive, '
+        f'grey missing; hover a token for its value</span></div>'
     )
     title = f"<h3>{_esc(trace.title)}</h3>" if trace.title else ""
-    caption = f'<p class="caption">{_esc(trace.caption)}</p>' if trace.caption else ""
-    return f'<div class="trace">{title}<div class="tokens">{"".join(spans)}</div>{legend}{caption}</div>'
+    caption = f'<p class="caption" style="{_MUTED_STYLE}">{_esc(trace.caption)}</p>' if trace.caption else ""
+    ident = f' id="{_esc(anchor)}"' if anchor else ""
+    return (f'<div class="trace"{ident}>{title}<div class="tokens" style="{_TOKENS_STYLE}">{"".join(spans)}</div>'
+            f'{legend}{caption}</div>')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,7 +359,7 @@ def figure_html(fig: Any, div_id: str) -> str:
 
 CSS = """
 .interp-report{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
- color:#1f2328;line-height:1.45;max-width:1150px;margin:0 auto;padding:0 16px 48px}
+ color:#1f2328;background:#fff;line-height:1.45;max-width:1150px;margin:0 auto;padding:0 16px 48px}
 .interp-report h1{font-size:1.7em;margin:.6em 0 .3em}
 .interp-report h2{font-size:1.35em;margin:1.6em 0 .3em;padding-top:.4em;border-top:1px solid #d0d7de}
 .interp-report h3{font-size:1.05em;margin:1.1em 0 .35em}
@@ -337,6 +367,7 @@ CSS = """
  margin-right:6px;vertical-align:middle;text-transform:uppercase;letter-spacing:.04em;color:#57606a}
 .interp-report .meta,.interp-report .caption,.interp-report .rng{color:#57606a;font-size:.85em}
 .interp-report nav ol{padding-left:1.4em}
+.interp-report nav ul{padding-left:1.2em;margin:.1em 0 .4em;font-size:.88em;list-style:circle}
 .interp-report .scroll{overflow-x:auto}
 .interp-report table{border-collapse:collapse;font-size:.9em;margin:.2em 0}
 .interp-report th,.interp-report td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
@@ -346,6 +377,7 @@ CSS = """
 .interp-report .tokens{white-space:pre-wrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
  font-size:.9em;line-height:1.7;border:1px solid #d0d7de;border-radius:4px;padding:8px;word-break:break-word}
 .interp-report .tokens span{border-radius:2px}
+.interp-report .tokens span:hover{outline:1px solid #1f2328}
 .interp-report .tokens i.nl{font-style:normal;opacity:.45}
 .interp-report .legend{display:flex;align-items:center;gap:6px;font-size:.8em;margin:4px 0}
 .interp-report .legend .bar{display:inline-block;width:180px;height:10px;border:1px solid #d0d7de}
@@ -376,17 +408,47 @@ def result_html(r: Result, anchor: str, max_table_rows: int | None = 1000) -> st
     """One result's section (no plotly.js)."""
     parts = [f'<section id="{_esc(anchor)}"><h2><span class="kind">{_esc(r.kind)}</span>{_esc(r.title)}</h2>',
              _meta_line(r), _summary_html(r.summary)]
-    parts += [table_html(t, max_table_rows) for t in r.tables]
+    parts += [table_html(t, max_table_rows, anchor=f"{anchor}-tab{j}") for j, t in enumerate(r.tables)]
     parts += [figure_html(f, f"{anchor}-fig{j}") for j, f in enumerate(r.figures)]
-    parts += [token_trace_html(t) for t in r.traces]
+    parts += [token_trace_html(t, anchor=f"{anchor}-trace{j}") for j, t in enumerate(r.traces)]
     if r.manifest:
         manifest = json.dumps(to_jsonable(r.manifest), indent=2, ensure_ascii=False, default=str)
         parts.append(f"<details><summary>Manifest</summary><pre>{_esc(manifest)}</pre></details>")
-    if r.data:
+    if r.data:  # named, never dumped: it can be megabytes of per-example numbers
         keys = ", ".join(str(k) for k in r.data)
-        parts.append(f'<p class="meta">Raw data in the saved result: {_esc(keys)}</p>')
+        try:
+            size = f" ({_size(len(json.dumps(to_jsonable(r.data), ensure_ascii=False, default=str)))} as JSON)"
+        except (TypeError, ValueError):
+            size = ""
+        parts.append(f'<p class="meta">Raw data in the saved result{_esc(size)}, not shown here: {_esc(keys)}</p>')
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1000 or unit == "MB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} GB"  # pragma: no cover
+
+
+def _figure_title(fig: Any) -> str:
+    d = fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else fig
+    t = ((d or {}).get("layout") or {}).get("title") if isinstance(d, dict) else None
+    if isinstance(t, dict):
+        t = t.get("text")
+    return re.sub(r"<[^>]*>", " ", t).strip() if isinstance(t, str) else ""
+
+
+def _toc_entry(r: Result, anchor: str) -> str:
+    """One result in the table of contents, with its tables, figures and traces below it."""
+    subs = [(f"{anchor}-tab{j}", t.title or f"table {j + 1}") for j, t in enumerate(r.tables)]
+    subs += [(f"{anchor}-fig{j}", _figure_title(f) or f"figure {j + 1}") for j, f in enumerate(r.figures)]
+    subs += [(f"{anchor}-trace{j}", t.title or f"token trace {j + 1}") for j, t in enumerate(r.traces)]
+    sub = "".join(f'<li><a href="#{_esc(a)}">{_esc(text)}</a></li>' for a, text in subs)
+    return (f'<li><a href="#{_esc(anchor)}">{_esc(r.title)}</a> <span class="meta">({_esc(r.kind)})</span>'
+            + (f"<ul>{sub}</ul>" if len(subs) > 1 else "") + "</li>")
 
 
 def _as_list(results: Result | Iterable[Result]) -> list[Result]:
@@ -405,10 +467,7 @@ def render(results: Result | Iterable[Result], title: str = "interp report", *,
     and escaping guarantees). plotly.js is inlined once, in the head, when any result has a
     figure; a page without figures carries no JavaScript at all."""
     results = _as_list(results)
-    toc = "".join(
-        f'<li><a href="#r{i}">{_esc(r.title)}</a> <span class="meta">({_esc(r.kind)})</span></li>'
-        for i, r in enumerate(results)
-    )
+    toc = "".join(_toc_entry(r, f"r{i}") for i, r in enumerate(results))
     sections = "\n".join(result_html(r, f"r{i}", max_table_rows) for i, r in enumerate(results))
     need_js = any(r.figures for r in results)
     return (
@@ -430,6 +489,49 @@ def write_report(results: Result | Iterable[Result], path: str | Path, title: st
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(results, title=title, **kwargs), encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# static figures (optional: kaleido and a Chrome/Chromium)
+
+
+def _slug(text: str, n: int = 40) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:n].strip("-") or "result"
+
+
+def export_figures(results: Result | Iterable[Result], folder: str | Path, *, format: str = "png",
+                   width: int = 1000, height: int | None = None, scale: float = 1.0) -> list[Path]:
+    """Write every figure of ``results`` as a static image (``png``, ``svg``, ``pdf``, ``jpeg``,
+    ``webp``) into ``folder``, named ``<result index>-<title>-fig<j>.<format>``; returns the paths.
+
+    Optional: needs ``pip install kaleido`` (1.x) and a Chrome or Chromium on the machine
+    (kaleido finds it; ``$INTERP_CHROMIUM`` or ``$BROWSER_PATH`` name one). It works offline:
+    kaleido draws with plotly.py's own plotly.js, and MathJax (which it would fetch from a CDN)
+    is turned off. Each figure's own height is used unless ``height`` is given (450 otherwise).
+    """
+    import os
+
+    try:
+        import kaleido
+    except ImportError:
+        raise RuntimeError("static figure export needs kaleido (pip install kaleido) and a Chrome/Chromium; "
+                           "the HTML report needs neither") from None
+    if os.environ.get("INTERP_CHROMIUM") and not os.environ.get("BROWSER_PATH"):
+        os.environ["BROWSER_PATH"] = os.environ["INTERP_CHROMIUM"]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, r in enumerate(_as_list(results)):
+        for j, fig in enumerate(r.figures):
+            d = _figure_dict(fig)
+            _check_offline_figure(d, f"result {i} figure {j}")
+            h = height or (d.get("layout") or {}).get("height") or 450
+            data = kaleido.calc_fig_sync(d, opts={"format": format, "width": width, "height": h, "scale": scale},
+                                         kopts={"mathjax": False})
+            path = folder / f"{i:02d}-{_slug(r.title)}-fig{j}.{format}"
+            path.write_bytes(data if isinstance(data, bytes) else bytes(data))
+            paths.append(path)
+    return paths
 
 
 # ---------------------------------------------------------------------------------------------

@@ -125,6 +125,11 @@ class Table:
         return cls(title=d["title"], columns=list(d["columns"]), rows=[list(r) for r in d["rows"]],
                    caption=d.get("caption", ""))
 
+    def _repr_html_(self) -> str:
+        from interp import report
+
+        return f'<div class="interp-report"><style>{report.CSS}</style>{report.table_html(self)}</div>'
+
 
 @dataclass
 class TokenTrace:
@@ -158,6 +163,12 @@ class TokenTrace:
     def from_dict(cls, d: dict) -> "TokenTrace":
         return cls(title=d["title"], tokens=list(d["tokens"]), values=list(d["values"]),
                    caption=d.get("caption", ""), vmax=d.get("vmax"))
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the coloured text (see :func:`interp.report.token_trace_html`)."""
+        from interp import report
+
+        return report.token_trace_html(self)
 
 
 @dataclass
