@@ -120,3 +120,286 @@ class DirectionAblation:
 
 def bind_all(interventions, batch: Batch, model=None):
     return [iv.bind(batch, model) for iv in interventions]
+
+
+# --------------------------------------------------------------------------------------------
+# More operators: resample ablation, whole-vector ablation, activation patching (whole or along
+# a subspace). Same contract as DirectionAblation: ``bind(batch, model)`` -> (site, where, fn),
+# ``fn(act, where, batch)`` works on (B, T, d) or, for the mLSTM, on (B, d) at one step.
+
+
+def orthonormal_basis(vectors: torch.Tensor | None, width: int | None = None) -> torch.Tensor:
+    """An orthonormal basis (k, d) of the span of ``vectors`` ((d,) or (k, d); k may be 0).
+
+    Rank-deficient input keeps only independent directions (QR with a tolerance)."""
+    if vectors is None:
+        if width is None:
+            raise ValueError("give vectors or a width")
+        return torch.zeros(0, width)
+    if isinstance(vectors, Direction):
+        vectors = vectors.vector
+    v = torch.as_tensor(vectors, dtype=torch.float64)
+    if v.ndim == 1:
+        v = v[None]
+    if v.ndim != 2:
+        raise ValueError(f"a subspace is given by (d,) or (k, d) vectors; got shape {tuple(v.shape)}")
+    if width is not None and v.shape[1] != width:
+        raise ValueError(f"subspace width {v.shape[1]} does not match site width {width}")
+    if v.shape[0] == 0:
+        return torch.zeros(0, v.shape[1])
+    q, r = torch.linalg.qr(v.T)
+    keep = r.diagonal().abs() > 1e-8 * max(1.0, float(r.diagonal().abs().max()))
+    return q[:, keep].T.float().contiguous()
+
+
+def patch_subspace(corrupt: torch.Tensor, clean: torch.Tensor, basis: torch.Tensor | None) -> torch.Tensor:
+    """``corrupt + P(clean) − P(corrupt)`` with ``P`` the orthogonal projection on span(basis).
+
+    ``basis`` (k, d) orthonormal; ``None`` = the whole space (returns ``clean``); k = 0 = the zero
+    subspace (returns ``corrupt`` unchanged)."""
+    if basis is None:
+        return clean
+    if basis.shape[0] == 0:
+        return corrupt
+    b = basis.to(corrupt.device, corrupt.dtype)
+    return corrupt + ((clean - corrupt) @ b.T) @ b
+
+
+class _Counting:
+    """Bookkeeping shared by the operators below: positions and examples touched."""
+
+    def _reset(self) -> None:
+        self.touched = self.examples_touched = self.examples_seen = 0
+
+    def reset_counts(self) -> None:
+        self._reset()
+
+    def _where(self, batch: Batch) -> torch.Tensor:
+        return self.positions.mask(batch)
+
+    def _count(self, batch: Batch, where: torch.Tensor) -> None:
+        self.examples_seen += len(batch)
+        self.examples_touched += int(where.any(1).sum())
+
+    def _check_width(self, model, width: int) -> None:
+        if model is not None:
+            w = model.sites().get(self.site)
+            if w is not None and w != width:
+                raise ValueError(f"{type(self).__name__} at {self.site}: width {width} does not match the site's {w}")
+
+
+def _per_example(directions: torch.Tensor, batch: Batch) -> torch.Tensor:
+    k = directions.shape[0]
+    return directions[0] if k == 1 else directions[batch.ids % k]
+
+
+def _set_projection_each(act: torch.Tensor, where: torch.Tensor, u: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Like :func:`set_projection` but with one target per entry of ``where`` (same shape)."""
+    u = u.to(act.device, act.dtype)
+    if u.ndim == 2:
+        u = u.reshape(u.shape[0], *([1] * (act.ndim - 2)), u.shape[1])
+    proj = (act * u).sum(-1)
+    new = act + (target.to(act.dtype) - proj).unsqueeze(-1) * u
+    return torch.where(where.unsqueeze(-1), new, act)
+
+
+def derangement(n: int, generator: torch.Generator) -> torch.Tensor:
+    """A random permutation with no fixed point (one cycle through a shuffled order); n >= 2."""
+    if n < 2:
+        raise ValueError("resampling within a batch needs at least 2 examples (one cannot draw from another)")
+    order = torch.randperm(n, generator=generator)
+    perm = torch.empty(n, dtype=torch.long)
+    perm[order] = order.roll(-1)
+    return perm
+
+
+@dataclass
+class ResampleAblation(_Counting):
+    """Set the projection on a direction to a value drawn from *another* example.
+
+    - ``source="reference"`` (default): draw from ``pool``, the projections on the direction at the
+      same kind of position (the selector's) over a reference set, e.g. SST train; (n,) or, for a
+      bank of k directions, (k, n). Each selected position gets its own seeded draw.
+    - ``source="batch"``: a seeded derangement ``π`` of the batch (no example is its own donor);
+      example ``i`` takes the projection of example ``π(i)``'s activation at the same position
+      (its last real token when ``π(i)`` is shorter; for the mLSTM the same step, where a finished
+      row holds its final state). The donor's activation is the one of *this* run, so with
+      interventions at earlier layers it is itself intervened on.
+
+    ``directions``: (d,) or a bank (k, d); example ``i`` (by ``Batch.ids``) uses row ``i % k``.
+    Draws are seeded by ``seed`` and the batch's ids, so a run is reproducible.
+    """
+
+    site: str
+    directions: torch.Tensor
+    positions: Positions
+    pool: torch.Tensor | None = None
+    source: str = "reference"
+    seed: int = 0
+    label: str = ""
+    touched: int = field(default=0, init=False)
+    examples_touched: int = field(default=0, init=False)
+    examples_seen: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.directions, Direction):
+            self.directions = self.directions.vector
+        d = torch.as_tensor(self.directions, dtype=torch.float32)
+        d = d[None] if d.ndim == 1 else d
+        if d.ndim != 2:
+            raise ValueError(f"directions must be (d,) or (k, d); got {tuple(d.shape)}")
+        self.directions = d / d.norm(dim=1, keepdim=True)
+        if self.source not in ("reference", "batch"):
+            raise ValueError(f"source must be 'reference' or 'batch', not {self.source!r}")
+        if self.source == "reference":
+            if self.pool is None:
+                raise ValueError("source='reference' needs pool: projections at reference positions")
+            p = torch.as_tensor(self.pool, dtype=torch.float32)
+            p = p[None] if p.ndim == 1 else p
+            if p.ndim != 2 or p.shape[1] == 0:
+                raise ValueError(f"pool must be (n,) or (k, n) with n > 0; got {tuple(p.shape)}")
+            if p.shape[0] not in (1, self.directions.shape[0]):
+                raise ValueError(f"pool has {p.shape[0]} rows for {self.directions.shape[0]} directions")
+            self.pool = p
+        self._gen = torch.Generator()
+        self._perm = None
+        self._lengths = None
+
+    @property
+    def width(self) -> int:
+        return self.directions.shape[1]
+
+    def bind(self, batch: Batch, model=None):
+        self._check_width(model, self.width)
+        where = self._where(batch)
+        self._count(batch, where)
+        self._gen.manual_seed(self.seed * 1_000_003 + int(batch.ids[0]) * 7919 + len(batch))
+        if self.source == "batch":
+            self._perm = derangement(len(batch), self._gen)
+            self._lengths = batch.lengths
+        return (self.site, where, self)
+
+    def __call__(self, act: torch.Tensor, where: torch.Tensor, batch: Batch) -> torch.Tensor:
+        u = _per_example(self.directions, batch)
+        if self.source == "reference":
+            k = self.pool.shape[0]
+            rows = torch.zeros(len(batch), dtype=torch.long) if k == 1 else batch.ids % k
+            idx = torch.randint(self.pool.shape[1], tuple(where.shape), generator=self._gen)
+            rows = rows.reshape(-1, *([1] * (where.ndim - 1))).expand_as(idx)
+            target = self.pool[rows, idx].to(act.device)
+        else:
+            if self._perm is None or len(self._perm) != act.shape[0]:
+                raise RuntimeError("ResampleAblation(source='batch') must be bound to this batch first (bind)")
+            perm = self._perm.to(act.device)
+            donor = act[perm]
+            if act.ndim == 3:  # (B, T, d): clamp to the donor's last real token
+                T = act.shape[1]
+                last = (self._lengths[self._perm] - 1).to(act.device)
+                cols = torch.minimum(torch.arange(T, device=act.device)[None, :], last[:, None])
+                donor = donor.gather(1, cols.unsqueeze(-1).expand(-1, -1, act.shape[-1]))
+            uu = u.to(act.device, act.dtype)
+            if uu.ndim == 2:
+                uu = uu.reshape(uu.shape[0], *([1] * (act.ndim - 2)), uu.shape[1])
+            target = (donor * uu).sum(-1)
+        self.touched += int(where.sum())
+        return _set_projection_each(act, where, u, target)
+
+
+@dataclass
+class VectorAblation(_Counting):
+    """Replace the whole activation vector at the selected positions by ``mean`` (d,), e.g. the mean
+    activation of that position type (commas, full stops, ...) over a reference set."""
+
+    site: str
+    positions: Positions
+    mean: torch.Tensor
+    label: str = ""
+    touched: int = field(default=0, init=False)
+    examples_touched: int = field(default=0, init=False)
+    examples_seen: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.mean = torch.as_tensor(self.mean, dtype=torch.float32)
+        if self.mean.ndim != 1:
+            raise ValueError(f"mean must be a vector (d,); got {tuple(self.mean.shape)}")
+
+    @property
+    def width(self) -> int:
+        return self.mean.shape[0]
+
+    def bind(self, batch: Batch, model=None):
+        self._check_width(model, self.width)
+        where = self._where(batch)
+        self._count(batch, where)
+        return (self.site, where, self)
+
+    def __call__(self, act: torch.Tensor, where: torch.Tensor, batch: Batch) -> torch.Tensor:
+        if act.shape[-1] != self.width:
+            raise ValueError(f"mean width {self.width} does not match activation width {act.shape[-1]}")
+        self.touched += int(where.sum())
+        return torch.where(where.unsqueeze(-1), self.mean.to(act.device, act.dtype).expand_as(act), act)
+
+
+@dataclass
+class ActivationPatch(_Counting):
+    """Patch activations of another run (the *clean* one) into this run, whole or along a subspace.
+
+    ``source``: the clean run's activations at ``site``, (B, T, d), row ``i`` matching row ``i`` of
+    the batch this is bound to (pairs of equal token length). ``basis``: ``None`` patches the whole
+    activation; a (k, d) set of vectors patches only the projection on their span,
+    ``corrupt + P(clean) − P(corrupt)`` (orthonormalised here; k = 0 is the identity).
+    Where: ``where`` (an explicit (B, T) mask), else ``positions`` (a selector), else every real
+    token including the first. Works per step on the mLSTM too (steps are counted from ``bind``).
+    """
+
+    site: str
+    source: torch.Tensor
+    positions: Positions | None = None
+    basis: torch.Tensor | None = None
+    where: torch.Tensor | None = None
+    label: str = ""
+    touched: int = field(default=0, init=False)
+    examples_touched: int = field(default=0, init=False)
+    examples_seen: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.source.ndim != 3:
+            raise ValueError(f"source must be the clean run's (B, T, d) activations; got {tuple(self.source.shape)}")
+        if self.basis is not None:
+            self.basis = orthonormal_basis(self.basis, self.source.shape[-1])
+        self._step = 0
+
+    @property
+    def width(self) -> int:
+        return self.source.shape[-1]
+
+    def bind(self, batch: Batch, model=None):
+        self._check_width(model, self.width)
+        B, T = batch.mask.shape
+        if self.source.shape[:2] != (B, T):
+            raise ValueError(f"clean activations {tuple(self.source.shape[:2])} do not match the batch {(B, T)}: "
+                             "clean and corrupted texts must pair row by row with equal token lengths")
+        if self.where is not None:
+            if tuple(self.where.shape) != (B, T):
+                raise ValueError(f"where {tuple(self.where.shape)} does not match the batch {(B, T)}")
+            where = self.where.bool() & batch.mask.bool()
+        elif self.positions is not None:
+            where = self.positions.mask(batch)
+        else:
+            where = batch.mask.bool().clone()
+        self._count(batch, where)
+        self._step = 0
+        return (self.site, where, self)
+
+    def __call__(self, act: torch.Tensor, where: torch.Tensor, batch: Batch) -> torch.Tensor:
+        src = self.source
+        if act.ndim == 2:  # one step of a recurrent model
+            T = src.shape[1]
+            src = src[:, self._step % T]
+            self._step += 1
+        src = src.to(act.device, act.dtype)
+        if src.shape != act.shape:
+            raise ValueError(f"clean activation {tuple(src.shape)} does not match {tuple(act.shape)} at {self.site}")
+        self.touched += int(where.sum())
+        new = patch_subspace(act, src, self.basis)
+        return torch.where(where.unsqueeze(-1), new, act)

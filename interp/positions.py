@@ -11,6 +11,7 @@ wreck the model whatever the direction.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -65,6 +66,27 @@ class Positions:
             return self.mask(batch).sum(1)
         finally:
             self.allow_empty = allow
+
+    def report(self, batch: Batch) -> "MatchReport":
+        """How many positions matched, per example and in all; zeros are counted, never hidden."""
+        c = self.counts(batch)
+        return MatchReport(self.name, c.tolist(), int(c.sum()), int((c == 0).sum()), len(batch))
+
+
+@dataclass
+class MatchReport:
+    """What a selector matched in a batch: ``per_example`` counts, their ``total``, and how many
+    examples had ``zero`` matches (out of ``n``)."""
+
+    name: str
+    per_example: list
+    total: int
+    zero: int
+    n: int
+
+    def __str__(self) -> str:
+        return (f"{self.name}: {self.total} positions in {self.n - self.zero}/{self.n} examples "
+                f"({self.zero} with none)")
 
 
 @dataclass
@@ -138,17 +160,75 @@ class Predicate(Positions):
         return bool(self.fn(piece, index, pieces))
 
 
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+@dataclass
+class WordLexicon(Positions):
+    """Tokens that belong to a whole *word* from ``words`` (case-insensitive).
+
+    Unlike :class:`Lexicon`, which compares one token's text, this joins the batch's pieces back
+    into text, finds words (runs of letters, inner apostrophes allowed) and selects every token
+    that overlaps a listed word, so it works the same on BPE tokens (``" great"``, or
+    ``" unw" "atch" "able"``) and on the mLSTM's bytes (each character of the word).
+    ``part="last"`` keeps only the last token of each matched word (where a recurrent state has
+    read all of it); ``"first"`` only the first.
+    """
+
+    words: frozenset = field(default_factory=frozenset)
+    name: str = "words"
+    part: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.part not in ("all", "first", "last"):
+            raise ValueError(f"part must be 'all', 'first' or 'last', not {self.part!r}")
+        self.words = frozenset(w.lower() for w in self.words)
+
+    def raw_mask(self, batch: Batch) -> torch.Tensor:
+        out = torch.zeros_like(batch.mask, dtype=torch.bool)
+        for row, pieces in enumerate(batch.pieces):
+            starts, pos = [], 0
+            for p in pieces:
+                starts.append(pos)
+                pos += len(p)
+            text = "".join(pieces)
+            owner = [0] * len(text)  # character -> token index
+            for col, p in enumerate(pieces):
+                owner[starts[col] : starts[col] + len(p)] = [col] * len(p)
+            for m in _WORD.finditer(text):
+                if m.group(0).lower() not in self.words:
+                    continue
+                cols = sorted(set(owner[m.start() : m.end()]))
+                if self.part == "first":
+                    cols = cols[:1]
+                elif self.part == "last":
+                    cols = cols[-1:]
+                out[row, cols] = True
+        return out
+
+
+def SentimentWords(words=None, **kw) -> WordLexicon:
+    """Tokens of sentiment words: :func:`interp.lexicon.sentiment_words` (the toy-template
+    adjectives and verbs plus a small hand-written review lexicon), or your own ``words``."""
+    from .lexicon import sentiment_words
+
+    return WordLexicon(words=frozenset(words) if words is not None else sentiment_words(),
+                       name=kw.pop("name", "sentiment_words"), **kw)
+
+
 SELECTORS: dict[str, Callable[..., Positions]] = {
     "all": AllTokens,
     "commas": Commas,
     "full_stops": FullStops,
     "punctuation": Punctuation,
     "last": LastToken,
+    "sentiment_words": SentimentWords,
 }
 
 
 def get(name: str | Positions, **kw) -> Positions:
-    """A selector by name (``all``, ``commas``, ``full_stops``, ``punctuation``, ``last``)."""
+    """A selector by name (``all``, ``commas``, ``full_stops``, ``punctuation``, ``last``,
+    ``sentiment_words``)."""
     if isinstance(name, Positions):
         return name
     try:
