@@ -169,3 +169,111 @@ def gather_at(model, texts: Sequence[str], positions: Sequence[int], sites: Sequ
         for s in sites:
             out[s].append(acts[s][torch.arange(len(b)), pos].float().cpu())
     return {s: torch.cat(v) for s, v in out.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# More toy templates (for fitting directions on several phrasings, not one). The original
+# TOY_TEMPLATE / ToyTemplates above are unchanged (interp ablate uses them).
+
+#: Templates with one sentiment adjective ``{ADJ}`` (read there) and an optional verb ``{VRB}``
+#: after it. The adjective always follows " was", so its tokenization is the same in all of them.
+TOY_TEMPLATES: dict[str, str] = {
+    "tigges": TOY_TEMPLATE,
+    "film": "The film was{ADJ} and I{VRB} every minute of it.",
+    "acting": "Honestly, the acting was{ADJ}. Overall I{VRB} this movie.",
+    "friend": "My friend said the show was{ADJ}, and I{VRB} it too.",
+    "night": "Last night I saw a movie. It was{ADJ}, and I{VRB} it.",
+    "review": "Review: the story was{ADJ}. I{VRB} it.",
+}
+
+
+@dataclass
+class ToySet:
+    """Toy prompts over several templates: ``texts``, ``labels`` (1 positive), ``positions`` (token
+    index of the adjective's last token, counting the BOS), ``words``, ``templates`` (template
+    name per row) and ``info`` (word lists, what was dropped)."""
+
+    texts: list[str]
+    labels: np.ndarray
+    positions: np.ndarray
+    words: list[str]
+    templates: list[str]
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def toy_word_split(model) -> dict[str, dict[str, list[str]]]:
+    """Train/test adjective lists, kept apart. BPE models: single-token adjectives (" word" one
+    token for this tokenizer), alternately into train and test (the split ``ToyTemplates`` uses);
+    models without ``encode`` (the byte mLSTM): every adjective, alternately."""
+    if hasattr(model, "encode"):
+        return ToyTemplates().split(model)
+    return {"train": {"positive": POSITIVE_ADJECTIVES[0::2], "negative": NEGATIVE_ADJECTIVES[0::2]},
+            "test": {"positive": POSITIVE_ADJECTIVES[1::2], "negative": NEGATIVE_ADJECTIVES[1::2]}}
+
+
+def _word_tokens(pieces: Sequence[str], before: str, word: str) -> list[int]:
+    """Token indices covering the first ``before + " " + word`` in the joined pieces' text, for the
+    characters of ``word``; [] when not found."""
+    joined = "".join(pieces)
+    at = joined.find(before + " " + word)
+    if at < 0:
+        return []
+    start = at + len(before) + 1
+    end = start + len(word)
+    out, pos = [], 0
+    for i, p in enumerate(pieces):
+        if p and pos < end and pos + len(p) > start:
+            out.append(i)
+        pos += len(p)
+    return out
+
+
+def toy_dataset(model, part: str = "train", templates: Sequence[str] | None = None) -> ToySet:
+    """Toy reviews over several :data:`TOY_TEMPLATES`, read at the adjective.
+
+    ``part``: ``"train"`` or ``"test"`` adjectives (:func:`toy_word_split`: never both). One
+    prompt per (template, adjective); the verb (which comes after the adjective, so it cannot
+    change a causal model's state there) is cycled through the verbs of the same polarity. The
+    position is the adjective's last token; for a BPE model a row whose adjective is not exactly
+    one token in context is dropped (counted in ``info["dropped"]``).
+    """
+    if part not in ("train", "test"):
+        raise ValueError(f"part must be 'train' or 'test', not {part!r}")
+    names = list(TOY_TEMPLATES) if templates is None else list(templates)
+    bad = [t for t in names if t not in TOY_TEMPLATES]
+    if bad:
+        raise ValueError(f"unknown toy template(s) {bad}; choose from {', '.join(TOY_TEMPLATES)}")
+    words = toy_word_split(model)[part]
+    bpe = hasattr(model, "encode")
+    texts, labels, used, tnames, befores = [], [], [], [], []
+    for name in names:
+        tpl = TOY_TEMPLATES[name]
+        before = tpl.split("{ADJ}")[0]
+        for label, (adjs, verbs) in enumerate([(words["negative"], NEGATIVE_VERBS), (words["positive"], POSITIVE_VERBS)]):
+            for j, adj in enumerate(adjs):
+                texts.append(tpl.replace("{ADJ}", " " + adj).replace("{VRB}", " " + verbs[j % len(verbs)]))
+                labels.append(label)
+                used.append(adj)
+                tnames.append(name)
+                befores.append(before)
+    batch = model.tokenize(texts)
+    keep, positions, dropped = [], [], []
+    for row, (adj, before) in enumerate(zip(used, befores)):
+        toks = _word_tokens(batch.pieces[row], before, adj)
+        if not toks or (bpe and (len(toks) != 1 or batch.pieces[row][toks[0]].strip() != adj)):
+            dropped.append(texts[row])
+            continue
+        keep.append(row)
+        positions.append(toks[-1])
+    if not keep:
+        raise ValueError(f"no toy prompt has its adjective where expected for {model.name!r}")
+    lab = np.array([labels[i] for i in keep])
+    if len(set(lab.tolist())) < 2:
+        raise ValueError(f"toy {part} prompts for {model.name!r} hold only one class")
+    return ToySet([texts[i] for i in keep], lab, np.array(positions), [used[i] for i in keep],
+                  [tnames[i] for i in keep],
+                  info={"part": part, "templates": names, "words": words, "dropped": len(dropped),
+                        "read_at": "last token of the adjective", "n": len(keep)})
