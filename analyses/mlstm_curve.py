@@ -76,7 +76,7 @@ def main() -> None:
         model = MLSTM.load(p)
         meta = json.loads(p.with_suffix(".json").read_text()).get("meta", {})
         chars = int(meta.get("chars_seen", 0))
-        rows.append({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars),
+        rows.append({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars, meta.get("held_out_bpc")),
                      "probes": probe(model, splits, sites, a.seed), "seconds": time.time() - t})
         print(json.dumps(rows[-1]), flush=True)
         a.out.write_text(json.dumps({"run": str(a.run), "sites": sites, "rows": rows}, indent=1))
