@@ -50,6 +50,7 @@ import numpy as np
 
 from interp import config
 from interp.config import DataNotFoundError
+from interp.results import file_sha256
 
 __all__ = [
     "DataNotFoundError",
@@ -113,34 +114,19 @@ def _check_split(dataset: str, split: str) -> None:
 
 # --------------------------------------------------------------------------- hashing
 
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def _file_sha256(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    hit = _SHA_CACHE.get(key)
-    if hit is None:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        hit = _SHA_CACHE[key] = h.hexdigest()
-    return hit
-
 
 def _sources_sha256(sources: tuple[Path, ...]) -> str:
     """One file: its plain sha256 (what ``sha256sum`` prints). Several files or folders:
     the sha256 of ``sha256sum``-style lines ``<hex>  <path>`` over every file, in order,
     paths relative to each source's parent."""
     if len(sources) == 1 and sources[0].is_file():
-        return _file_sha256(sources[0])
+        return file_sha256(sources[0])
     h = hashlib.sha256()
     for src in sources:
         files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
         for p in files:
             rel = p.relative_to(src.parent).as_posix()
-            h.update(f"{_file_sha256(p)}  {rel}\n".encode())
+            h.update(f"{file_sha256(p)}  {rel}\n".encode())
     return h.hexdigest()
 
 

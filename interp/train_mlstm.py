@@ -54,6 +54,7 @@ import torch.nn.functional as F
 
 from interp import config
 from interp.mlstm import MLSTM, MLSTMConfig, preprocess
+from interp.results import file_sha256
 
 __all__ = ["train_mlstm", "TrainResult", "build_imdb_corpus", "evaluate_bpc", "main"]
 
@@ -84,14 +85,6 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------- corpus
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _sha256_array(a: np.ndarray) -> str:
@@ -130,7 +123,7 @@ def build_imdb_corpus(
     if cache and all(p.is_file() for p in sources):
         h = hashlib.sha256()
         for p in sources:
-            h.update(f"{p.name}:{_sha256_file(p)}\n".encode())
+            h.update(f"{p.name}:{file_sha256(p)}\n".encode())
         opts = dict(v=CORPUS_VERSION, held=held_out_chars, max=max_reviews, shuffle=shuffle_reviews, seed=SHUFFLE_SEED)
         h.update(json.dumps(opts, sort_keys=True).encode())
         key = h.hexdigest()[:20]
