@@ -176,13 +176,24 @@ def encode(text: Union[str, bytes], preprocess_text: bool = True) -> Tensor:
     return torch.frombuffer(bytearray(data), dtype=torch.uint8).long()
 
 
+def encode_each(texts: Sequence[Union[str, bytes]], preprocess_text: bool = True) -> list[Tensor]:
+    """:func:`encode` for every text; an error names the index of the text that failed."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("expected a sequence of texts, not one text")
+    seqs = []
+    for i, t in enumerate(texts):
+        try:
+            seqs.append(encode(t, preprocess_text))
+        except ValueError as e:
+            raise ValueError(f"text {i}: {e}") from None
+    return seqs
+
+
 def encode_batch(
     texts: Sequence[Union[str, bytes]], preprocess_text: bool = True
 ) -> tuple[Tensor, Tensor]:
     """Right-padded ``(tokens (B, T) long, mask (B, T) bool)`` for several texts (pad byte 0)."""
-    if isinstance(texts, (str, bytes)):
-        raise TypeError("encode_batch takes a sequence of texts, not one text")
-    seqs = [encode(t, preprocess_text) for t in texts]
+    seqs = encode_each(texts, preprocess_text)
     if not seqs:
         raise ValueError("encode_batch got no texts")
     T = max(len(s) for s in seqs)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from . import metrics
-from .mlstm import MLSTM, encode, preprocess
+from .mlstm import MLSTM, encode_each, preprocess
 from .recurrent import byte_pieces
 from .results import Result, Table, TokenTrace, file_sha256, make_manifest
 
@@ -107,12 +107,7 @@ def extract_features(
     out = {w: np.empty((n, d), dtype=np.float32) for w in which}
     if n == 0:
         return out
-    seqs = []
-    for i, t in enumerate(texts):
-        try:
-            seqs.append(encode(t))
-        except ValueError as e:
-            raise ValueError(f"text {i}: {e}") from None
+    seqs = encode_each(texts)
     lengths = np.array([len(s) for s in seqs])
     order = np.argsort(lengths, kind="stable")
     bar = None

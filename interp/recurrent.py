@@ -16,7 +16,7 @@ from typing import Sequence
 
 import torch
 
-from .mlstm import HOOK_NAMES, MLSTM, encode
+from .mlstm import HOOK_NAMES, MLSTM, encode_each
 from .model import Batch, InterventionFn, check_site
 
 # the per-step hook points that carry a d_hidden-wide state or gate
@@ -64,12 +64,7 @@ class MLSTMModel:
             raise TypeError("tokenize takes a list of texts, not one text")
         if len(texts) == 0:
             raise ValueError("no texts to tokenize")
-        seqs = []
-        for i, t in enumerate(texts):
-            try:
-                seqs.append(encode(t))
-            except ValueError as e:
-                raise ValueError(f"text {i}: {e}") from None
+        seqs = encode_each(texts)
         width = max(len(s) for s in seqs)
         tokens = torch.zeros(len(seqs), width, dtype=torch.long)
         mask = torch.zeros(len(seqs), width, dtype=torch.bool)
