@@ -25,7 +25,8 @@ MODES = ("project", "mean")
 def set_projection(act: torch.Tensor, where: torch.Tensor, u: torch.Tensor, target: torch.Tensor | float) -> torch.Tensor:
     """Set the component of ``act`` along unit vector(s) ``u`` to ``target`` where ``where`` is True.
 
-    ``u`` is (d,) or (B, d) (one direction per example); ``target`` a scalar or (B,).
+    ``u`` is (d,) or (B, d) (one direction per example); ``target`` a scalar, (B,), or one value
+    per entry of ``where``.
     Entries where ``where`` is False come back bit-identical.
     """
     if u.shape[-1] != act.shape[-1]:
@@ -36,10 +37,23 @@ def set_projection(act: torch.Tensor, where: torch.Tensor, u: torch.Tensor, targ
         u = u.reshape(u.shape[0], *([1] * (lead - 1)), u.shape[1])
     proj = (act * u).sum(-1, keepdim=True)
     target = torch.as_tensor(target, dtype=act.dtype, device=act.device)
-    if target.ndim == 1:
+    if target.ndim == 1:  # one target per example
         target = target.reshape(target.shape[0], *([1] * lead))
+    elif target.ndim == lead:  # one target per entry of ``where``
+        target = target.unsqueeze(-1)
     new = act + (target - proj) * u
     return torch.where(where.unsqueeze(-1), new, act)
+
+
+def direction_bank(directions) -> torch.Tensor:
+    """A direction (d,), a bank (k, d) or a :class:`Direction` as unit rows (k, d)."""
+    if isinstance(directions, Direction):
+        directions = directions.vector
+    d = torch.as_tensor(directions, dtype=torch.float32)
+    d = d[None] if d.ndim == 1 else d
+    if d.ndim != 2:
+        raise ValueError(f"directions must be (d,) or (k, d); got {tuple(d.shape)}")
+    return d / d.norm(dim=1, keepdim=True)
 
 
 @dataclass
@@ -66,14 +80,7 @@ class DirectionAblation:
     examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.directions, Direction):
-            self.directions = self.directions.vector
-        d = torch.as_tensor(self.directions, dtype=torch.float32)
-        if d.ndim == 1:
-            d = d[None]
-        if d.ndim != 2:
-            raise ValueError(f"directions must be (d,) or (k, d); got {tuple(d.shape)}")
-        self.directions = d / d.norm(dim=1, keepdim=True)
+        self.directions = direction_bank(self.directions)
         if self.mode not in MODES:
             raise ValueError(f"unknown ablation mode {self.mode!r}; choose from {MODES}")
         if self.mode == "mean":
@@ -88,14 +95,8 @@ class DirectionAblation:
     def width(self) -> int:
         return self.directions.shape[1]
 
-    def _for_batch(self, batch: Batch) -> torch.Tensor:
-        k = self.directions.shape[0]
-        if k == 1:
-            return self.directions[0]
-        return self.directions[batch.ids % k]
-
     def __call__(self, act: torch.Tensor, where: torch.Tensor, batch: Batch) -> torch.Tensor:
-        u = self._for_batch(batch)
+        u = _per_example(self.directions, batch)
         if self.mode == "project":
             target = 0.0
         else:
@@ -193,16 +194,6 @@ def _per_example(directions: torch.Tensor, batch: Batch) -> torch.Tensor:
     return directions[0] if k == 1 else directions[batch.ids % k]
 
 
-def _set_projection_each(act: torch.Tensor, where: torch.Tensor, u: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Like :func:`set_projection` but with one target per entry of ``where`` (same shape)."""
-    u = u.to(act.device, act.dtype)
-    if u.ndim == 2:
-        u = u.reshape(u.shape[0], *([1] * (act.ndim - 2)), u.shape[1])
-    proj = (act * u).sum(-1)
-    new = act + (target.to(act.dtype) - proj).unsqueeze(-1) * u
-    return torch.where(where.unsqueeze(-1), new, act)
-
-
 def derangement(n: int, generator: torch.Generator) -> torch.Tensor:
     """A random permutation with no fixed point (one cycle through a shuffled order); n >= 2."""
     if n < 2:
@@ -242,13 +233,7 @@ class ResampleAblation(_Counting):
     examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.directions, Direction):
-            self.directions = self.directions.vector
-        d = torch.as_tensor(self.directions, dtype=torch.float32)
-        d = d[None] if d.ndim == 1 else d
-        if d.ndim != 2:
-            raise ValueError(f"directions must be (d,) or (k, d); got {tuple(d.shape)}")
-        self.directions = d / d.norm(dim=1, keepdim=True)
+        self.directions = direction_bank(self.directions)
         if self.source not in ("reference", "batch"):
             raise ValueError(f"source must be 'reference' or 'batch', not {self.source!r}")
         if self.source == "reference":
@@ -302,7 +287,7 @@ class ResampleAblation(_Counting):
                 uu = uu.reshape(uu.shape[0], *([1] * (act.ndim - 2)), uu.shape[1])
             target = (donor * uu).sum(-1)
         self.touched += int(where.sum())
-        return _set_projection_each(act, where, u, target)
+        return set_projection(act, where, u, target)
 
 
 @dataclass
