@@ -218,23 +218,38 @@ def probe_mlstm_cmd(
     checkpoint: Path = typer.Argument(..., help="model.safetensors of an mLSTM, or a run folder holding one"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/probe-<run folder or file name>)"),
     limit: Optional[int] = typer.Option(None, help="use N random sentences of each SST split (quick runs)"),
-    sites: str = typer.Option("c,h", help="comma-separated final states to probe: c (cell), h (hidden)"),
+    sites: str = typer.Option("c,h", help="comma-separated features to probe: c, h (final cell / hidden state), "
+                              "h_mean (h averaged over the bytes)"),
     seed: int = typer.Option(0),
     curve: bool = typer.Option(True, "--curve/--no-curve", help="data-efficiency curve (L1 probe vs training size)"),
     untrained: bool = typer.Option(True, "--untrained/--no-untrained", help="baseline: the same model untrained"),
     bow: bool = typer.Option(True, "--bow/--no-bow", help="baseline: bag-of-words logistic regression"),
     batch_size: int = typer.Option(128, help="texts per batch for feature extraction"),
     name: Optional[str] = typer.Option(None, help="model name in the report (default: from the path)"),
+    compare: Optional[list[Path]] = typer.Option(
+        None, help="result.json of an earlier probe-mlstm run to show side by side with this one (repeatable)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Radford et al.'s SST probes (L1/L2 logistic regression, best single unit) on an mLSTM checkpoint."""
+    from .probes import FEATURES
+    from .results import Result
+
     site_list = [s for s in sites.split(",") if s]
-    bad = [s for s in site_list if s not in ("c", "h")]
+    bad = [s for s in site_list if s not in FEATURES]
     if bad or not site_list:
-        _fail(f"unknown site(s) {bad or sites!r}: choose among c, h")
+        _fail(f"unknown site(s) {bad or sites!r}: choose among {', '.join(FEATURES)}")
     if limit is not None and limit < 4:
         _fail(f"--limit must be at least 4, got {limit}")
+    earlier = []
+    for p in compare or []:
+        try:
+            r = Result.load(p)
+        except (OSError, ValueError, KeyError) as e:
+            _fail(f"--compare {p}: cannot read a result ({e})")
+        if r.kind != "probe":
+            _fail(f"--compare {p}: a {r.kind!r} result, not a probe-mlstm result")
+        earlier.append(r)
     _threads(threads)
     model, st = _load_mlstm(checkpoint)
     from . import report
@@ -248,7 +263,15 @@ def probe_mlstm_cmd(
     out = out or Path("runs") / f"probe-{run_name}"
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.json")
-    html = report.write_report([res], out / "report.html", title=res.title)
+    results = [res]
+    if earlier:
+        from .probes import checkpoint_comparison
+
+        comp = checkpoint_comparison([*earlier, res], command=_command(ctx))
+        comp.save(out / "comparison.json")
+        results = [comp, res]
+        typer.echo(comp.summary + "\n")
+    html = report.write_report(results, out / "report.html", title=res.title)
     typer.echo(res.summary)
     typer.echo(f"\nwrote {out / 'result.json'} and {html}")
 

@@ -45,6 +45,8 @@ __all__ = [
     "data_efficiency",
     "bag_of_words",
     "probe_report",
+    "checkpoint_meta",
+    "checkpoint_comparison",
 ]
 
 #: Radford et al.'s grid for the L1 probe: 2^-8 … 2^0 (9 values).
@@ -55,6 +57,10 @@ C_GRID_L2: tuple[float, ...] = tuple(2.0**k for k in range(-12, 1))
 C_GRID_BOW: tuple[float, ...] = tuple(2.0**k for k in range(-4, 7))
 
 SITES = ("c", "h")
+FEATURE_NAMES = {"c": "Final c", "h": "Final h", "h_mean": "Mean h"}
+#: feature sets :func:`extract_features` can return: the final cell/hidden state, and ``h_mean``,
+#: the hidden state averaged over every byte of the (preprocessed) text
+FEATURES = ("c", "h", "h_mean")
 FRONT_PAD, END_PAD = b"\n ", b" "
 
 STANDARDISATION = (
@@ -66,13 +72,14 @@ STANDARDISATION = (
 # --------------------------------------------------------------------------- features
 
 
-def _check_which(which: Union[str, Sequence[str]]) -> tuple[str, ...]:
+def _check_which(which: Union[str, Sequence[str]], allowed: Sequence[str] = SITES) -> tuple[str, ...]:
     if isinstance(which, str):
         which = (which,)
     which = tuple(which)
-    bad = [w for w in which if w not in SITES]
+    bad = [w for w in which if w not in allowed]
     if bad or not which:
-        raise ValueError(f"which must name sites among {SITES} ('c' = cell state, 'h' = hidden state); got {which!r}")
+        raise ValueError(f"which must name features among {tuple(allowed)} ('c' = final cell state, 'h' = final "
+                         f"hidden state, 'h_mean' = hidden state averaged over the bytes); got {which!r}")
     return which
 
 
@@ -91,7 +98,10 @@ def extract_features(
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """Final ``c`` and/or ``h`` after each text: ``{"c": (n, d), "h": (n, d)}`` float32 arrays, in
-    the order of ``texts``.
+    the order of ``texts``; ``"h_mean"`` in ``which`` adds the hidden state averaged over every
+    byte of the preprocessed text (a bag-of-states read-out: it keeps what the final state has
+    forgotten, but an untrained model's averaged states already carry character n-gram
+    statistics, so compare it with the untrained baseline).
 
     Each text is read as OpenAI did (:func:`interp.mlstm.preprocess`: ``'\\n ' + text + ' '``),
     so the features are the state after the trailing space. Texts are sorted by length and run
@@ -99,7 +109,7 @@ def extract_features(
     its own last byte) under ``torch.inference_mode``; the result equals an unbatched run up to
     float rounding. ``texts`` may be a list or a :class:`~interp.data.LabelledTexts`.
     """
-    which = _check_which(which)
+    which = _check_which(which, FEATURES)
     texts = _texts(texts)
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -129,7 +139,13 @@ def extract_features(
                 for r, i in enumerate(idx):
                     tokens[r, : lengths[i]] = seqs[i]
                     mask[r, : lengths[i]] = True
-                c, h = model.features(tokens.to(device), mask.to(device))
+                tokens, mask = tokens.to(device), mask.to(device)
+                if "h_mean" in out:
+                    H, (c, h) = model.scan(tokens, mask)
+                    m = mask[..., None].to(H.dtype)
+                    out["h_mean"][idx] = ((H * m).sum(1) / m.sum(1)).float().cpu().numpy()
+                else:
+                    c, h = model.features(tokens, mask)
                 for w, v in (("c", c), ("h", h)):
                     if w in out:
                         out[w][idx] = v.float().cpu().numpy()
@@ -552,6 +568,69 @@ def _pick_trace_sentences(texts: Sequence[str], labels: np.ndarray, lo: int = 60
     return picks
 
 
+def checkpoint_meta(model_path: Optional[Union[str, "Path"]]) -> dict:
+    """What a checkpoint's ``model.json`` says about its training (characters seen, held-out and
+    train bpc, step); ``{}`` when there is no path or no such record."""
+    import json
+    from pathlib import Path
+
+    if not model_path:
+        return {}
+    meta_path = Path(model_path).with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text()).get("meta") or {}
+    except (OSError, ValueError):
+        return {}
+    return {k: meta.get(k) for k in ("chars_seen", "held_out_bpc", "train_bpc", "step") if k in meta}
+
+
+def checkpoint_comparison(results: Sequence[Result], command: Optional[str] = None) -> Result:
+    """Several :func:`probe_report` results side by side, one row per model and feature set: held-out
+    bpc, characters seen, L1 probe (accuracy, units it needs), L2 probe, best single unit and that
+    unit's share of the L2 probe's accuracy above chance ((unit − ½)/(L2 − ½)): the table that says
+    whether sentiment sits in one unit or spreads out as a model trains."""
+    if not results:
+        raise ValueError("checkpoint_comparison needs at least one probe result")
+    rows, lines = [], []
+    for res in results:
+        if res.kind != "probe":
+            raise ValueError(f"checkpoint_comparison takes probe results (interp probe-mlstm); got kind {res.kind!r}")
+        d = res.data
+        ck = d.get("checkpoint") or {}
+        for w in d["sites"]:
+            r = d["trained"][w]
+            share = r.get("best_unit_share_of_l2")
+            rows.append([d["model_name"], d["d_hidden"], ck.get("chars_seen"), ck.get("held_out_bpc"), w,
+                         r["l1"]["test_acc"], r["l1"]["n_nonzero"], r["l2"]["test_acc"], r["best_unit"]["unit"],
+                         r["best_unit"]["test_acc"], share])
+        if d.get("untrained"):
+            for w in d["sites"]:
+                r = d["untrained"][w]
+                rows.append([f"{d['model_name']} untrained", d["d_hidden"], 0, None, w, r["l1"]["test_acc"],
+                             r["l1"]["n_nonzero"], r["l2"]["test_acc"], r["best_unit"]["unit"],
+                             r["best_unit"]["test_acc"], r.get("best_unit_share_of_l2")])
+        best = max(d["sites"], key=lambda w: d["trained"][w]["l2"]["test_acc"])
+        r = d["trained"][best]
+        lines.append(f"{d['model_name']}" + (f" ({ck['chars_seen'] / 1e6:.1f} M chars, {ck['held_out_bpc']:.3f} bpc)"
+                                            if ck.get("chars_seen") and ck.get("held_out_bpc") else "")
+                     + f": best L2 probe {r['l2']['test_acc']:.1%} ({best}), L1 {r['l1']['test_acc']:.1%} with "
+                     f"{r['l1']['n_nonzero']} units, best unit {r['best_unit']['test_acc']:.1%}.")
+    table = Table(
+        title="mLSTM checkpoints side by side (SST test)",
+        columns=["model", "d_hidden", "chars seen", "held-out bpc", "features", "L1 probe", "L1 units", "L2 probe",
+                 "best unit", "best unit acc.", "unit share of L2 above chance"],
+        rows=rows,
+        caption=("Each row from its own probe run (same protocol: C chosen on SST dev; best unit by dev accuracy). "
+                 "Share = (best unit − 0.5)/(L2 − 0.5): near 1, one unit carries what the linear probe finds; near "
+                 "0, it is spread over many units. Untrained rows: same architecture, random init."),
+    )
+    return Result(kind="probe_comparison", title="mLSTM checkpoints compared", summary="\n\n".join(lines),
+                  tables=[table], data={"models": [r.data["model_name"] for r in results], "rows": rows},
+                  manifest=make_manifest(command=command, config={"compared": [
+                      {"model": r.data["model_name"], "model_hash": r.manifest.get("model_hash"),
+                       "command": r.manifest.get("command")} for r in results]}))
+
+
 def _row(label: str, model: str, site: str, r: dict, kind: str) -> list:
     if kind == "best":
         b = r["best_unit"]
@@ -592,7 +671,7 @@ def probe_report(
     """
     from . import data as D
 
-    features_from = _check_which(features_from)
+    features_from = _check_which(features_from, FEATURES)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     splits = {s: _limit(D.sst(s), limit, seed, s) for s in ("train", "dev", "test")}
@@ -651,11 +730,11 @@ def probe_report(
                      "text", B["test_acc"], B["dev_acc"], B["n_features"], B["C"]])
     n_tr, n_dev, n_te = (len(splits[s]) for s in ("train", "dev", "test"))
     table = Table(
-        title="SST sentiment probes on the final state",
+        title="SST sentiment probes on the mLSTM's state",
         columns=["probe", "model", "site", "test accuracy", "dev accuracy", "non-zero weights", "C"],
         rows=rows,
         caption=(f"SST binary sentences: {n_tr} train, {n_dev} dev, {n_te} test. Features: the state after "
-                 f"'\\n ' + text + ' ' (OpenAI's preprocessing), {STANDARDISATION}. L1: liblinear, C in 2^-8…2^0 "
+                 f"'\\n ' + text + ' ' (OpenAI's preprocessing; h_mean: h averaged over those bytes), {STANDARDISATION}. L1: liblinear, C in 2^-8…2^0 "
                  f"chosen on dev accuracy, fitted on train. L2: liblinear, C in 2^-12…2^0 chosen on dev. Best single "
                  f"unit: the unit whose dev-fitted threshold (either sign) gives the best dev accuracy. Untrained: "
                  f"same architecture, random init from the config's seed. Bag of words: logistic regression, C "
@@ -683,7 +762,7 @@ def probe_report(
         traces = []
         for w, cv in curves.items():
             traces.append(dict(
-                type="scatter", mode="lines+markers", name=f"trained mLSTM, final {w} (L1)", x=cv["sizes"],
+                type="scatter", mode="lines+markers", name=f"trained mLSTM, {FEATURE_NAMES[w].lower()} (L1)", x=cv["sizes"],
                 y=cv["mean"], error_y=dict(type="data", array=cv["std"], visible=True),
             ))
         xs = [min(c["sizes"][0] for c in curves.values()), max(c["sizes"][-1] for c in curves.values())]
@@ -715,31 +794,37 @@ def probe_report(
     )))
 
     # ---- traces of the best unit
+    state_sites = [w for w in features_from if w in SITES]  # a per-byte trace needs a state, not an average
     best_site = max(features_from, key=lambda w: (P_tr[w]["best_unit"]["dev_acc"], w == "c"))
+    trace_site = max(state_sites, key=lambda w: (P_tr[w]["best_unit"]["dev_acc"], w == "c")) if state_sites else None
     bu = P_tr[best_site]["best_unit"]
+    tu = P_tr[trace_site]["best_unit"] if trace_site else None
     test = splits["test"]
     trace_objs, trace_data = [], []
-    for i in _pick_trace_sentences(test.texts, ys["test"]):
-        chars, vals = byte_trace(model, test.texts[i], unit=bu["unit"], site=best_site)
-        centred = bu["sign"] * vals - bu["threshold"]  # > 0: this unit votes positive here
-        final = float(bu["sign"] * F_tr[best_site]["test"][i, bu["unit"]] - bu["threshold"])
+    for i in (_pick_trace_sentences(test.texts, ys["test"]) if trace_site else []):
+        chars, vals = byte_trace(model, test.texts[i], unit=tu["unit"], site=trace_site)
+        centred = tu["sign"] * vals - tu["threshold"]  # > 0: this unit votes positive here
+        final = float(tu["sign"] * F_tr[trace_site]["test"][i, tu["unit"]] - tu["threshold"])
         label = "positive" if ys["test"][i] == 1 else "negative"
         verdict = "right" if (final > 0) == (ys["test"][i] == 1) else "wrong"
         trace_objs.append(TokenTrace(
-            title=f"Unit {bu['unit']} of {best_site} on a {label} test sentence",
+            title=f"Unit {tu['unit']} of {trace_site} on a {label} test sentence",
             tokens=chars, values=centred.tolist(),
             caption=(f"sign × value − threshold after every character (green: the unit votes positive, red: "
-                     f"negative; sign {bu['sign']:+d}, threshold {bu['threshold']:.3g}). After the trailing space "
+                     f"negative; sign {tu['sign']:+d}, threshold {tu['threshold']:.3g}). After the trailing space "
                      f"it reads {final:+.3g}: {verdict} for this {label} sentence (test row {i})."),
         ))
         trace_data.append({"test_row": i, "label": int(ys["test"][i]), "text": test.texts[i], "final": final})
 
     # ---- summary
-    lines = [f"Radford et al.'s SST probes on {model_name} (d_hidden={model.cfg.d_hidden})."]
+    ckpt = checkpoint_meta(model_path)
+    lines = [f"Radford et al.'s SST probes on {model_name} (d_hidden={model.cfg.d_hidden}"
+             + (f", {ckpt['chars_seen']:,} training characters, held-out {ckpt['held_out_bpc']:.3f} bpc"
+                if ckpt.get("chars_seen") is not None and ckpt.get("held_out_bpc") is not None else "") + ")."]
     for w in features_from:
         r = P_tr[w]
         lines.append(
-            f"Final {w}: L1 probe {r['l1']['test_acc']:.1%} test ({r['l1']['n_nonzero']} units, C={r['l1']['C']:g}), "
+            f"{FEATURE_NAMES[w]}: L1 probe {r['l1']['test_acc']:.1%} test ({r['l1']['n_nonzero']} units, C={r['l1']['C']:g}), "
             f"L2 probe {r['l2']['test_acc']:.1%}, best single unit {r['best_unit']['unit']} "
             f"{r['best_unit']['test_acc']:.1%} (dev {r['best_unit']['dev_acc']:.1%}), "
             + (f"{r['best_unit_share_of_l2']:.0%} of the L2 probe's above-chance accuracy."
@@ -760,7 +845,7 @@ def probe_report(
     summary = "\n\n".join(lines)
 
     data = {
-        "model_name": model_name, "d_hidden": model.cfg.d_hidden, "config": model.cfg.to_dict(),
+        "model_name": model_name, "d_hidden": model.cfg.d_hidden, "config": model.cfg.to_dict(), "checkpoint": ckpt,
         "sites": list(features_from), "n": {"train": n_tr, "dev": n_dev, "test": n_te}, "n_bytes": n_bytes,
         "limit": limit, "seed": seed, "standardisation": STANDARDISATION,
         "trained": P_tr, "untrained": P_un, "bag_of_words": B, "data_efficiency": curves,

@@ -21,6 +21,7 @@ from interp.probes import (
     _standardise,
     bag_of_words,
     byte_trace,
+    checkpoint_comparison,
     data_efficiency,
     extract_features,
     probe_report,
@@ -154,6 +155,22 @@ def test_extract_features_equals_unbatched_runs(tiny):
         extract_features(tiny, ["ok", "   "], progress=False)
 
 
+def test_h_mean_is_the_hidden_state_averaged_over_every_byte(tiny):
+    F = extract_features(tiny, TEXTS, batch_size=2, which=("h_mean", "c"), progress=False)
+    assert set(F) == {"h_mean", "c"}
+    with torch.inference_mode():
+        for i, t in enumerate(TEXTS):
+            H, (c, _) = tiny.scan(encode(t)[None])
+            assert H.shape[1] == len(preprocess(t))
+            np.testing.assert_allclose(F["h_mean"][i], H[0].mean(0).numpy(), atol=1e-5)
+            np.testing.assert_allclose(F["c"][i], c[0].numpy(), atol=1e-5)
+    # padding does not leak into the average: one long batch == batches of one
+    F1 = extract_features(tiny, TEXTS, batch_size=1, which="h_mean", progress=False)
+    np.testing.assert_allclose(F1["h_mean"], F["h_mean"], atol=1e-5)
+    with pytest.raises(ValueError, match="h_mean"):
+        byte_trace(tiny, "fine", unit=1, site="h_mean")  # an average has no per-byte trace
+
+
 def test_byte_trace_one_value_per_character(tiny):
     text = "Café crème &amp; 5€ ok"
     chars, vals = byte_trace(tiny, text, unit=4)
@@ -257,6 +274,28 @@ def test_probe_report_on_a_tiny_model(tiny):
     assert "timings" in d and d["timings"]["total"] > 0
 
 
+def test_probe_report_with_h_mean_and_checkpoint_comparison(tiny, tmp_path):
+    path = tiny.save(tmp_path / "m" / "model", meta={"chars_seen": 1234, "held_out_bpc": 7.5})
+    res = probe_report(tiny, model_name="tiny", features_from=("h_mean",), limit=80, progress=False, curve=False,
+                       bow=False, model_path=str(path))
+    assert set(res.data["trained"]) == {"h_mean"} and res.traces == []  # no per-byte trace of an average
+    assert res.data["checkpoint"] == {"chars_seen": 1234, "held_out_bpc": 7.5}
+    assert "1,234 training characters" in res.summary and "Mean h" in res.summary
+    other = probe_report(untrained_like(tiny), model_name="fresh", features_from=("c",), limit=80, progress=False,
+                         curve=False, bow=False, untrained=False)
+    comp = checkpoint_comparison([other, res], command="interp probe-mlstm x --compare y")
+    rows = comp.tables[0].rows
+    assert [r[0] for r in rows] == ["fresh", "tiny", "tiny untrained"]
+    r = rows[1]
+    assert r[2:5] == [1234, 7.5, "h_mean"]
+    assert r[5] == res.data["trained"]["h_mean"]["l1"]["test_acc"] and r[7] == res.data["trained"]["h_mean"]["l2"]["test_acc"]
+    assert comp.manifest["command"] == "interp probe-mlstm x --compare y"
+    with pytest.raises(ValueError, match="probe results"):
+        checkpoint_comparison([comp])
+    with pytest.raises(ValueError, match="at least one"):
+        checkpoint_comparison([])
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -294,3 +333,16 @@ def test_cli_probe_and_steer_on_a_tiny_checkpoint(tiny, tmp_path):
     assert r.exit_code == 2 and "out of range" in r.output
     r = runner.invoke(app, ["probe-mlstm", str(run), "--sites", "c,m"])
     assert r.exit_code == 2 and "m" in r.output
+    # a second run shown side by side with the first
+    out2 = tmp_path / "probe2"
+    r = runner.invoke(app, ["probe-mlstm", str(run), "--out", str(out2), "--limit", "60", "--no-curve", "--no-bow",
+                            "--no-untrained", "--sites", "h_mean", "--no-progress", "--compare",
+                            str(out / "result.json")])
+    assert r.exit_code == 0, r.output
+    comp = json.loads((out2 / "comparison.json").read_text())
+    assert comp["kind"] == "probe_comparison" and [row[4] for row in comp["tables"][0]["rows"]] == ["c", "h_mean"]
+    assert "mLSTM checkpoints side by side" in (out2 / "report.html").read_text()
+    r = runner.invoke(app, ["probe-mlstm", str(run), "--compare", str(tmp_path / "missing.json")])
+    assert r.exit_code == 2 and "missing.json" in r.output
+    r = runner.invoke(app, ["probe-mlstm", str(run), "--compare", str(out2 / "comparison.json")])
+    assert r.exit_code == 2 and "not a probe-mlstm result" in r.output
