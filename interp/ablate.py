@@ -20,6 +20,7 @@ import logging
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -57,20 +58,27 @@ class AblateConfig:
     skip_first: bool = True
     threshold: str = "dev"  # "dev" (fitted on SST dev, balanced accuracy) or "zero"
 
+    #: the modes :meth:`validate` accepts (a subclass may widen them)
+    modes_allowed: ClassVar[tuple[str, ...]] = ("project", "mean")
+
     def validate(self) -> "AblateConfig":
         """Check names before any model is loaded; ValueError naming the bad value."""
         SSTZeroShot(prompt=self.prompt)
-        P.parse_list(self.positions)
-        for m in self.modes:
-            if m not in ("project", "mean"):
-                raise ValueError(f"unknown mode {m!r}; choose project or mean")
-        if not self.modes:
-            raise ValueError("no ablation mode given")
-        if self.threshold not in ("dev", "zero"):
-            raise ValueError(f"threshold must be 'dev' or 'zero', not {self.threshold!r}")
-        if self.n_random < 1:
-            raise ValueError("n_random must be at least 1: every number needs its random control")
+        check_options(self.positions, self.modes, self.n_random, self.threshold, allowed=self.modes_allowed)
         return self
+
+
+def check_options(positions, modes, n_random, threshold=None, *, allowed: Sequence[str]) -> None:
+    """The checks every ablation sweep shares: known selectors, known modes (at least one), a
+    random control, and a known threshold rule; ValueError naming the bad value."""
+    P.parse_list(positions)
+    bad = [m for m in modes if m not in allowed]
+    if bad or not modes:
+        raise ValueError(f"unknown ablation mode(s) {bad or modes!r}; choose from {', '.join(allowed)}")
+    if n_random < 1:
+        raise ValueError("n_random must be at least 1: every number needs its random control")
+    if threshold is not None and threshold not in ("dev", "zero"):
+        raise ValueError(f"threshold must be 'dev' or 'zero', not {threshold!r}")
 
 
 def fit_toy_directions(model, sites: list[str], *, progress: bool = True) -> tuple[dict[str, Direction], dict]:

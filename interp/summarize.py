@@ -30,7 +30,7 @@ import logging
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from . import data as datasets
 from . import metrics, positions as P
+from .ablate import AblateConfig, check_options, fit_toy_directions, tigges_subset
 from .directions import Direction, random_directions
 from .interventions import DirectionAblation, ResampleAblation, VectorAblation
 from .model import Batch, check_site
@@ -50,17 +51,6 @@ SUMMARY_POSITIONS = ["commas", "full_stops", "punctuation", "sentiment_words", "
 DIRECTION_MODES = ("project", "mean", "resample")
 MODES = (*DIRECTION_MODES, "vector")
 RANDOM_WARN = 0.05
-
-
-def _check_common(positions, modes, n_random, threshold=None) -> None:
-    P.parse_list(positions)
-    bad = [m for m in modes if m not in MODES]
-    if bad or not modes:
-        raise ValueError(f"unknown ablation mode(s) {bad or modes!r}; choose from {', '.join(MODES)}")
-    if n_random < 1:
-        raise ValueError("n_random must be at least 1: every number needs its random control")
-    if threshold is not None and threshold not in ("dev", "zero"):
-        raise ValueError(f"threshold must be 'dev' or 'zero', not {threshold!r}")
 
 
 # --------------------------------------------------------------------------- shared machinery
@@ -220,30 +210,17 @@ def _subsample(lt, n: int | None, seed: int):
 
 
 @dataclass
-class SummarizeConfig:
-    model: str = "smollm2-135m"
-    prompt: str = "very"
+class SummarizeConfig(AblateConfig):
+    """:class:`interp.ablate.AblateConfig` with the summarization selectors and every ablation mode
+    by default, and where resample ablation draws its values from."""
+
     positions: list[str] = field(default_factory=lambda: list(SUMMARY_POSITIONS))
     modes: list[str] = field(default_factory=lambda: ["project", "mean", "resample", "vector"])
-    site: str = "resid_post"
-    layers: list[int] | None = None
-    n_random: int = 8
-    reference_n: int = 256
-    split: str = "test"
-    limit: int | None = None
-    dev_limit: int | None = None
-    batch_size: int = 32
-    seed: int = 0
-    n_boot: int = 2000
-    skip_first: bool = True
-    threshold: str = "dev"
     resample_source: str = "reference"
+    modes_allowed: ClassVar[tuple[str, ...]] = MODES
 
     def validate(self) -> "SummarizeConfig":
-        from .tasks import SSTZeroShot
-
-        SSTZeroShot(prompt=self.prompt)
-        _check_common(self.positions, self.modes, self.n_random, self.threshold)
+        super().validate()
         if self.resample_source not in ("reference", "batch"):
             raise ValueError(f"resample_source must be 'reference' or 'batch', not {self.resample_source!r}")
         return self
@@ -252,7 +229,6 @@ class SummarizeConfig:
 def run_summarize(model, config: SummarizeConfig | None = None, *, directions: dict | None = None,
                   progress: bool = True, command: str | None = None) -> Result:
     """The summarization table for a transformer (see the module docstring)."""
-    from .ablate import fit_toy_directions, tigges_subset
     from .tasks import SSTZeroShot
 
     cfg = (config or SummarizeConfig()).validate()
@@ -426,9 +402,7 @@ class MLSTMSummarizeConfig:
     C_grid: tuple = tuple(2.0 ** k for k in range(-10, 3, 2))
 
     def validate(self) -> "MLSTMSummarizeConfig":
-        _check_common(self.positions, self.modes, self.n_random)
-        if "vector" in self.modes:
-            pass  # allowed: the whole state replaced by its mean at those steps
+        check_options(self.positions, self.modes, self.n_random, allowed=MODES)  # "vector": the whole state
         bad = [t for t in self.targets if t not in ("unit", "direction")]
         if bad or not self.targets:
             raise ValueError(f"targets must be among unit, direction; got {self.targets!r}")
@@ -482,7 +456,6 @@ def run_summarize_mlstm(model, config: MLSTMSummarizeConfig | None = None, *, pr
     """The summarization table for the byte mLSTM (:class:`interp.recurrent.MLSTMModel`): a unit
     and a direction in each of ``sites`` ablated at the selected steps, measured by an L2 probe's
     SST test accuracy on the final ``probe_site`` state."""
-    from .ablate import tigges_subset
     from .finders import MeanDiff
 
     cfg = (config or MLSTMSummarizeConfig()).validate()
