@@ -201,7 +201,10 @@ def _figure(rows: dict, keys: list[tuple[str, str]], title: str) -> dict:
 
 
 def _subsample(lt, n: int | None, seed: int):
-    if n is None or n >= len(lt):
+    """``n`` seeded random sentences of ``lt`` in their original order; ``None`` or 0: all of them."""
+    if n is not None and n < 0:
+        raise ValueError(f"a sentence limit must be positive (0 or none: all sentences), got {n}")
+    if not n or n >= len(lt):
         return lt
     return lt.subset(np.sort(np.random.default_rng(seed).permutation(len(lt))[:n]))
 

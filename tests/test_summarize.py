@@ -173,3 +173,15 @@ def test_cli_patch_bad_options():
     assert r.exit_code == 2 and "elbows" in r.output
     r = CliRunner().invoke(app, ["patch", "--flip", "verb"])
     assert r.exit_code == 2 and "flip" in r.output
+
+
+def test_sentence_limits_zero_means_all_and_negative_is_an_error():
+    from interp import data
+    from interp.summarize import _subsample
+
+    dev = data.sst("dev")
+    assert len(_subsample(dev, 0, 0)) == len(dev) == len(_subsample(dev, None, 0))
+    small = _subsample(dev, 10, 0)
+    assert len(small) == 10 and list(small.indices) == sorted(small.indices)
+    with pytest.raises(ValueError, match="positive"):
+        _subsample(dev, -3, 0)
