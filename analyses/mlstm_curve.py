@@ -2,6 +2,9 @@
 in the byte mLSTM, and does it appear in one unit or spread over many?
 
     python analyses/mlstm_curve.py runs/mlstm-512 --out runs/mlstm-512/curve.json
+    python analyses/mlstm_curve.py runs/mlstm-512 --out curve.json --append --min-chars 40e6 --no-untrained
+
+Sites: ``c``, ``h`` (final states) and ``h_mean`` (h averaged over the bytes).
 
 For every snapshot in ``RUN/snapshots`` (and the untrained model of the same config) it extracts
 the final cell state c and hidden state h of SST train/dev/test and runs Radford et al.'s probes
@@ -55,6 +58,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--sites", default="c,h")
     ap.add_argument("--every", type=int, default=1, help="probe every k-th snapshot (the last is always probed)")
+    ap.add_argument("--min-chars", type=float, default=0, help="skip snapshots trained on fewer characters")
+    ap.add_argument("--untrained", action=argparse.BooleanOptionalAction, default=True,
+                    help="also probe the untrained model of the same config")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the rows already in --out (other snapshots or sites) and add these")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -64,22 +72,35 @@ def main() -> None:
     bpc = held_out_by_chars(a.run)
     snaps = sorted((a.run / "snapshots").glob("chars-*.safetensors"))
     snaps = [p for i, p in enumerate(snaps) if i % a.every == a.every - 1 or p == snaps[-1]]
-    rows = []
-    if snaps:
+    snaps = [p for p in snaps if int(p.stem.split("-")[1].rstrip("M")) * 1_000_000 >= a.min_chars]
+    rows = json.loads(a.out.read_text())["rows"] if a.append and a.out.is_file() else []
+    by_name = {r["snapshot"]: r for r in rows}
+
+    def add(row: dict) -> None:
+        """A new row, or new sites merged into the row of the same snapshot."""
+        old = by_name.get(row["snapshot"])
+        if old is None:
+            rows.append(row)
+            by_name[row["snapshot"]] = row
+        else:
+            old["probes"].update(row["probes"])
+            old["seconds"] = old.get("seconds", 0) + row["seconds"]
+        print(json.dumps(row), flush=True)
+
+    if snaps and a.untrained:
         t = time.time()
         untrained = untrained_like(MLSTM.load(snaps[0]))
-        rows.append({"snapshot": "untrained", "chars_seen": 0, "held_out_bpc": None,
-                     "probes": probe(untrained, splits, sites, a.seed), "seconds": time.time() - t})
-        print(json.dumps(rows[-1]), flush=True)
+        add({"snapshot": "untrained", "chars_seen": 0, "held_out_bpc": None,
+             "probes": probe(untrained, splits, sites, a.seed), "seconds": time.time() - t})
     for p in snaps:
         t = time.time()
         model = MLSTM.load(p)
         meta = json.loads(p.with_suffix(".json").read_text()).get("meta", {})
         chars = int(meta.get("chars_seen", 0))
-        rows.append({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars, meta.get("held_out_bpc")),
-                     "probes": probe(model, splits, sites, a.seed), "seconds": time.time() - t})
-        print(json.dumps(rows[-1]), flush=True)
+        add({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars, meta.get("held_out_bpc")),
+             "probes": probe(model, splits, sites, a.seed), "seconds": time.time() - t})
         a.out.write_text(json.dumps({"run": str(a.run), "sites": sites, "rows": rows}, indent=1))
+    rows.sort(key=lambda r: r["chars_seen"])
     a.out.write_text(json.dumps({"run": str(a.run), "sites": sites, "rows": rows}, indent=1))
 
 
