@@ -444,6 +444,7 @@ def train_mlstm(
                        dynamic_ncols=True, desc=f"mLSTM-{d_hidden}", smoothing=0.05)
 
         t_session = time.perf_counter()
+        session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "chars_start": step * per_step}
         if step == 0 and eval_steps is not None:
             t0 = time.perf_counter()
             last_held = evaluate_bpc(model, held, eval_batch_size, device=device)
@@ -502,11 +503,31 @@ def train_mlstm(
         finished = step >= total_steps
         if bar is not None:
             bar.close()
+        _log_session(out / "sessions.jsonl", session, step * per_step, time.perf_counter() - t_session, last_held,
+                     device, finished)
         return TrainResult(out, model_path, log_path, ckpt_path, step, total_steps, step * per_step, finished,
                            last_train, last_held)
     finally:
         if threads is not None:
             torch.set_num_threads(old_threads)
+
+
+def _log_session(path: Path, session: dict, chars_end: int, wall_s: float, held: Optional[float], device,
+                 finished: bool) -> None:
+    """Append one row per call to ``sessions.jsonl``: when, from which to which character, how
+    fast, on what, by which command; the model card's per-run table is read from it."""
+    import platform
+
+    n = chars_end - session["chars_start"]
+    row = {**session, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "chars_end": chars_end,
+           "wall_s": round(wall_s, 1), "chars_per_s": round(n / wall_s, 1) if wall_s > 0 else None,
+           "held_out_bpc": held, "finished": finished, "device": str(device),
+           "device_name": (torch.cuda.get_device_name(torch.device(device))
+                           if torch.device(device).type == "cuda" else platform.processor() or platform.machine()),
+           "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+           "pid": os.getpid(), "command": " ".join(sys.argv)}
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
 
 
 # --------------------------------------------------------------------------- CLI

@@ -361,6 +361,13 @@ def test_resume_reproduces_uninterrupted_run(tmp_path):
     for (n, p1), p2 in zip(m1.named_parameters(), m2.parameters()):
         assert torch.equal(p1, p2), n
     assert abs(evaluate_bpc(m1, np.frombuffer(held, np.uint8)) - a[-1]["held_out_bpc"]) < 1e-9
+    # one sessions.jsonl row per call: contiguous character ranges, the last one finished
+    sess = [json.loads(l) for l in open(tmp_path / "resumed" / "sessions.jsonl")]
+    assert [(r["chars_start"], r["chars_end"], r["finished"]) for r in sess] == [
+        (0, per * 13, False), (per * 13, per * 31, False), (per * 31, per * 48, True)]
+    assert all(r["threads"] == 1 and r["device"] == "cpu" and r["chars_per_s"] > 0 for r in sess)
+    assert sess[-1]["held_out_bpc"] == a[-1]["held_out_bpc"]
+    assert len(open(tmp_path / "full" / "sessions.jsonl").readlines()) == 1
 
 
 def test_config_and_seeded_init():
