@@ -282,7 +282,9 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
                  f"tested on {toy_info['n_test']} prompts with other adjectives ({', '.join(toy_info['test_words'])}). "
                  f"Norms: mean residual norm at the first token vs all other real tokens over {len(ref_texts)} SST train prompts."),
     )
-    fig = _bar_figure(cfg, selectors, summary_rows)
+    fig = removed_bars(summary_rows, [(f"{mode} @ {sel.name}", f"{mode}:{sel.name}") for mode in cfg.modes
+                                      for sel in selectors],
+                       "Ablating the sentiment direction vs a random direction", height=420)
     trace = _trace(model, task, test, directions, sites)
     summary = (
         f"{model.name}: baseline SST {cfg.split} accuracy {base['accuracy']:.3f} (n={len(labels)}, threshold {threshold:.3f} "
@@ -308,25 +310,30 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     return res
 
 
-def _bar_figure(cfg, selectors, rows) -> dict:
+def removed_bars(rows: dict, keys: list[tuple[str, str]], title: str, height: int = 460) -> dict:
+    """Grouped bars: % removed per (label, condition prefix), direction vs random, full test vs Tigges
+    protocol, with bootstrap intervals. ``rows`` maps ``"<prefix>:direction"`` / ``"<prefix>:random"`` (or
+    ``"<prefix>:vector"``, shown as the direction) to a condition's row; missing prefixes are skipped."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for what, colour in (("direction", "#1f77b4"), ("random", "#aaaaaa")):
         for key, suffix, pattern in (("removed", "full test", ""), ("tigges_removed", "Tigges protocol", "/")):
             xs, ys, lo, hi = [], [], [], []
-            for mode in cfg.modes:
-                for sel in selectors:
-                    e = rows[f"{mode}:{sel.name}:{what}"]
-                    xs.append(f"{mode} @ {sel.name}")
-                    ys.append(e[key])
-                    lo.append(e[key] - e[key + "_ci"][0])
-                    hi.append(e[key + "_ci"][1] - e[key])
+            for label, prefix in keys:
+                e = rows.get(f"{prefix}:{what}") or (rows.get(f"{prefix}:vector") if what == "direction" else None)
+                if e is None:
+                    continue
+                xs.append(label)
+                ys.append(e[key])
+                lo.append(e[key] - e[key + "_ci"][0])
+                hi.append(e[key + "_ci"][1] - e[key])
             fig.add_bar(name=f"{what} ({suffix})", x=xs, y=ys, marker_color=colour, marker_pattern_shape=pattern,
                         error_y=dict(type="data", array=hi, arrayminus=lo))
     fig.update_layout(barmode="group", yaxis_title="share of above-chance accuracy removed", yaxis_tickformat=".0%",
-                      title="Ablating the sentiment direction vs a random direction", height=420)
+                      title=title, height=height)
     return fig.to_plotly_json()
+
 
 
 def _trace(model, task, test, directions, sites) -> TokenTrace | None:

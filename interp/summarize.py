@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from . import data as datasets
 from . import metrics, positions as P
-from .ablate import AblateConfig, check_options, fit_toy_directions, tigges_subset
+from .ablate import AblateConfig, check_options, fit_toy_directions, removed_bars, tigges_subset
 from .directions import Direction, random_directions
 from .interventions import DirectionAblation, ResampleAblation, VectorAblation
 from .model import Batch, check_site
@@ -177,29 +177,6 @@ def _selector_stats(batches: Sequence[Batch], selectors: Sequence[P.Positions], 
     return counts
 
 
-def _figure(rows: dict, keys: list[tuple[str, str]], title: str) -> dict:
-    """Grouped bars: % removed per (label, condition prefix), direction vs random, full vs Tigges."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for what, colour in (("direction", "#1f77b4"), ("random", "#aaaaaa")):
-        for key, suffix, pattern in (("removed", "full test", ""), ("tigges_removed", "Tigges protocol", "/")):
-            xs, ys, lo, hi = [], [], [], []
-            for label, prefix in keys:
-                e = rows.get(f"{prefix}:{what}") or (rows.get(f"{prefix}:vector") if what == "direction" else None)
-                if e is None:
-                    continue
-                xs.append(label)
-                ys.append(e[key])
-                lo.append(e[key] - e[key + "_ci"][0])
-                hi.append(e[key + "_ci"][1] - e[key])
-            fig.add_bar(name=f"{what} ({suffix})", x=xs, y=ys, marker_color=colour, marker_pattern_shape=pattern,
-                        error_y=dict(type="data", array=hi, arrayminus=lo))
-    fig.update_layout(barmode="group", yaxis_title="share of above-chance accuracy removed", yaxis_tickformat=".0%",
-                      title=title, height=460)
-    return fig.to_plotly_json()
-
-
 def _subsample(lt, n: int | None, seed: int):
     """``n`` seeded random sentences of ``lt`` in their original order; ``None`` or 0: all of them."""
     if n is not None and n < 0:
@@ -308,7 +285,7 @@ def run_summarize(model, config: SummarizeConfig | None = None, *, directions: d
         f"per layer (example i gets draw i mod {cfg.n_random}). Tigges protocol: {len(subset)} sentences the model gets "
         f"right that contain a comma, balanced. Intervals: paired bootstrap, {cfg.n_boot} resamples.")
     keys = [(f"{m} @ {sel.name}", f"{m}:{sel.name}") for m in cfg.modes for sel in selectors]
-    fig = _figure(rows, keys, f"Ablating the sentiment direction at each kind of position ({model.name})")
+    fig = removed_bars(rows, keys, f"Ablating the sentiment direction at each kind of position ({model.name})")
     traces = _token_traces(model, task, test, directions, sites)
     summary = (f"{model.name}: baseline SST {cfg.split} accuracy {base['accuracy']:.3f} (n={len(labels)}, threshold "
                f"{threshold:.3f} fitted on dev). Share of above-chance accuracy removed, direction vs random control:\n\n"
@@ -554,7 +531,7 @@ def run_summarize_mlstm(model, config: MLSTMSummarizeConfig | None = None, *, pr
         tab.caption = caption
     keys = [(f"{t}@{s} {m} @ {sel.name}", f"{t}@{s}:{m}:{sel.name}") for t in cfg.targets for s in cfg.sites
             for m in cfg.modes if (m != "vector" or t == cfg.targets[0]) for sel in selectors]
-    fig = _figure(rows, keys, "mLSTM: ablating a unit or a direction at each kind of step (probe accuracy)")
+    fig = removed_bars(rows, keys, "mLSTM: ablating a unit or a direction at each kind of step (probe accuracy)")
     summary = (f"mLSTM {model.name}: L2 probe on the final {cfg.probe_site}, SST test accuracy {base['accuracy']:.3f} "
                f"(n={len(labels)}). Share of above-chance probe accuracy removed, vs random control:\n\n"
                + "\n".join(_summary_line(rows, m, sel.name, prefix=f"{t}@{s}:") .replace(f"{m} @", f"{t}@{s} {m} @", 1)
