@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from interp import data  # noqa: E402
 from interp.mlstm import MLSTM  # noqa: E402
-from interp.probes import extract_features, sentiment_probes, untrained_like  # noqa: E402
+from interp.probes import checkpoint_meta, extract_features, sentiment_probes, untrained_like  # noqa: E402
 
 
 def held_out_by_chars(run: Path) -> dict[int, float]:
@@ -95,8 +95,8 @@ def main() -> None:
     for p in snaps:
         t = time.time()
         model = MLSTM.load(p)
-        meta = json.loads(p.with_suffix(".json").read_text()).get("meta", {})
-        chars = int(meta.get("chars_seen", 0))
+        meta = checkpoint_meta(p)
+        chars = int(meta.get("chars_seen") or 0)
         add({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars, meta.get("held_out_bpc")),
              "probes": probe(model, splits, sites, a.seed), "seconds": time.time() - t})
         a.out.write_text(json.dumps({"run": str(a.run), "sites": sites, "rows": rows}, indent=1))

@@ -23,14 +23,16 @@ Sentiment") on our own IMDB-trained mLSTM:
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from . import metrics
-from .mlstm import MLSTM, encode_each, preprocess
+from .mlstm import MLSTM, _paths, encode_each, preprocess
 from .recurrent import byte_pieces
 from .results import Result, Table, TokenTrace, file_sha256, make_manifest
 
@@ -568,17 +570,13 @@ def _pick_trace_sentences(texts: Sequence[str], labels: np.ndarray, lo: int = 60
     return picks
 
 
-def checkpoint_meta(model_path: Optional[Union[str, "Path"]]) -> dict:
-    """What a checkpoint's ``model.json`` says about its training (characters seen, held-out and
-    train bpc, step); ``{}`` when there is no path or no such record."""
-    import json
-    from pathlib import Path
-
+def checkpoint_meta(model_path: Optional[Union[str, Path]]) -> dict:
+    """What a checkpoint's card (``model.json``) says about its training (characters seen, held-out
+    and train bpc, step); ``{}`` when there is no path or no such record."""
     if not model_path:
         return {}
-    meta_path = Path(model_path).with_suffix(".json")
     try:
-        meta = json.loads(meta_path.read_text()).get("meta") or {}
+        meta = json.loads(_paths(model_path)[1].read_text()).get("meta") or {}
     except (OSError, ValueError):
         return {}
     return {k: meta.get(k) for k in ("chars_seen", "held_out_bpc", "train_bpc", "step") if k in meta}
