@@ -56,8 +56,40 @@ def direction_bank(directions) -> torch.Tensor:
     return d / d.norm(dim=1, keepdim=True)
 
 
+class _Counting:
+    """Bookkeeping shared by the operators below: positions and examples touched."""
+
+    def reset_counts(self) -> None:
+        self.touched = self.examples_touched = self.examples_seen = 0
+
+    def _where(self, batch: Batch) -> torch.Tensor:
+        return self.positions.mask(batch)
+
+    def _count(self, batch: Batch, where: torch.Tensor) -> None:
+        self.examples_seen += len(batch)
+        self.examples_touched += int(where.any(1).sum())
+
+    def _check_width(self, model, width: int) -> None:
+        if model is not None:
+            w = model.sites().get(self.site)
+            if w is not None and w != width:
+                raise ValueError(f"{type(self).__name__} at {self.site}: width {width} does not match the site's {w}")
+
+    def _prepare(self, batch: Batch) -> None:
+        """Per-batch state an operator needs before it runs (default: none)."""
+
+    def bind(self, batch: Batch, model=None) -> tuple[str, torch.Tensor, "_Counting"]:
+        """(site, where, fn) for ``Model.run``: checks the width against ``model``'s site, counts the
+        matched positions' examples, prepares per-batch state."""
+        self._check_width(model, self.width)
+        where = self._where(batch)
+        self._count(batch, where)
+        self._prepare(batch)
+        return (self.site, where, self)
+
+
 @dataclass
-class DirectionAblation:
+class DirectionAblation(_Counting):
     """Ablate a direction (or a bank of them) at ``site`` and ``positions``.
 
     - ``mode="project"``: zero the projection (project the direction out).
@@ -103,20 +135,6 @@ class DirectionAblation:
             target = u.to(self.reference_mean.device) @ self.reference_mean.float()
         self.touched += int(where.sum())
         return set_projection(act, where, u, target)
-
-    def bind(self, batch: Batch, model=None) -> tuple[str, torch.Tensor, "DirectionAblation"]:
-        """(site, where, fn) for ``Model.run``; counts matched examples."""
-        if model is not None:
-            width = model.sites().get(self.site)
-            if width is not None and width != self.width:
-                raise ValueError(f"direction width {self.width} does not match {self.site} of width {width}")
-        where = self.positions.mask(batch)
-        self.examples_seen += len(batch)
-        self.examples_touched += int(where.any(1).sum())
-        return (self.site, where, self)
-
-    def reset_counts(self) -> None:
-        self.touched = self.examples_touched = self.examples_seen = 0
 
 
 def bind_all(interventions, batch: Batch, model=None):
@@ -164,29 +182,6 @@ def patch_subspace(corrupt: torch.Tensor, clean: torch.Tensor, basis: torch.Tens
         return corrupt
     b = basis.to(corrupt.device, corrupt.dtype)
     return corrupt + ((clean - corrupt) @ b.T) @ b
-
-
-class _Counting:
-    """Bookkeeping shared by the operators below: positions and examples touched."""
-
-    def _reset(self) -> None:
-        self.touched = self.examples_touched = self.examples_seen = 0
-
-    def reset_counts(self) -> None:
-        self._reset()
-
-    def _where(self, batch: Batch) -> torch.Tensor:
-        return self.positions.mask(batch)
-
-    def _count(self, batch: Batch, where: torch.Tensor) -> None:
-        self.examples_seen += len(batch)
-        self.examples_touched += int(where.any(1).sum())
-
-    def _check_width(self, model, width: int) -> None:
-        if model is not None:
-            w = model.sites().get(self.site)
-            if w is not None and w != width:
-                raise ValueError(f"{type(self).__name__} at {self.site}: width {width} does not match the site's {w}")
 
 
 def _per_example(directions: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -254,15 +249,11 @@ class ResampleAblation(_Counting):
     def width(self) -> int:
         return self.directions.shape[1]
 
-    def bind(self, batch: Batch, model=None):
-        self._check_width(model, self.width)
-        where = self._where(batch)
-        self._count(batch, where)
+    def _prepare(self, batch: Batch) -> None:
         self._gen.manual_seed(self.seed * 1_000_003 + int(batch.ids[0]) * 7919 + len(batch))
         if self.source == "batch":
             self._perm = derangement(len(batch), self._gen)
             self._lengths = batch.lengths
-        return (self.site, where, self)
 
     def __call__(self, act: torch.Tensor, where: torch.Tensor, batch: Batch) -> torch.Tensor:
         u = _per_example(self.directions, batch)
@@ -311,12 +302,6 @@ class VectorAblation(_Counting):
     @property
     def width(self) -> int:
         return self.mean.shape[0]
-
-    def bind(self, batch: Batch, model=None):
-        self._check_width(model, self.width)
-        where = self._where(batch)
-        self._count(batch, where)
-        return (self.site, where, self)
 
     def __call__(self, act: torch.Tensor, where: torch.Tensor, batch: Batch) -> torch.Tensor:
         if act.shape[-1] != self.width:
