@@ -26,7 +26,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -589,7 +589,7 @@ def checkpoint_comparison(results: Sequence[Result], command: Optional[str] = No
     whether sentiment sits in one unit or spreads out as a model trains."""
     if not results:
         raise ValueError("checkpoint_comparison needs at least one probe result")
-    rows, lines = [], []
+    rows, lines, seen = [], [], set()
     for res in results:
         if res.kind != "probe":
             raise ValueError(f"checkpoint_comparison takes probe results (interp probe-mlstm); got kind {res.kind!r}")
@@ -604,7 +604,9 @@ def checkpoint_comparison(results: Sequence[Result], command: Optional[str] = No
         if d.get("untrained"):
             for w in d["sites"]:
                 r = d["untrained"][w]
-                rows.append([f"{d['model_name']} untrained", d["d_hidden"], 0, None, w, r["l1"]["test_acc"],
+                if _untrained_seen(seen, d, w):
+                    continue  # every run probes the same random init: list it once
+                rows.append([f"untrained, {d['d_hidden']} units", d["d_hidden"], 0, None, w, r["l1"]["test_acc"],
                              r["l1"]["n_nonzero"], r["l2"]["test_acc"], r["best_unit"]["unit"],
                              r["best_unit"]["test_acc"], r.get("best_unit_share_of_l2")])
         best = max(d["sites"], key=lambda w: d["trained"][w]["l2"]["test_acc"])
@@ -623,10 +625,59 @@ def checkpoint_comparison(results: Sequence[Result], command: Optional[str] = No
                  "0, it is spread over many units. Untrained rows: same architecture, random init."),
     )
     return Result(kind="probe_comparison", title="mLSTM checkpoints compared", summary="\n\n".join(lines),
-                  tables=[table], data={"models": [r.data["model_name"] for r in results], "rows": rows},
+                  tables=[table], figures=_comparison_figures(results),
+                  data={"models": [r.data["model_name"] for r in results], "rows": rows},
                   manifest=make_manifest(command=command, config={"compared": [
                       {"model": r.data["model_name"], "model_hash": r.manifest.get("model_hash"),
                        "command": r.manifest.get("command")} for r in results]}))
+
+
+def _untrained_seen(seen: set, d: dict, site: str) -> bool:
+    """True when an identical untrained row (same width, features and probe accuracies) is already
+    in ``seen``; records it otherwise."""
+    r = d["untrained"][site]
+    key = (d["d_hidden"], site, r["l1"]["test_acc"], r["l2"]["test_acc"], r["best_unit"]["unit"])
+    if key in seen:
+        return True
+    seen.add(key)
+    return False
+
+
+def _comparison_figures(results: Sequence[Result]) -> List[dict]:
+    """Grouped bars (L1, L2, best unit per model and feature set, untrained beside) and, where the
+    probe runs computed it, every model's data-efficiency curve on one log-x plot."""
+    bars = {"L1 probe": ([], []), "L2 probe": ([], []), "best single unit": ([], [])}
+    curves, seen = [], set()
+    for res in results:
+        d = res.data
+        for label, P in ((d["model_name"], d["trained"]), (f"untrained, {d['d_hidden']} units", d.get("untrained"))):
+            for w in (d["sites"] if P else ()):
+                if P is d.get("untrained") and _untrained_seen(seen, d, w):
+                    continue
+                x = f"{label} · {w}"
+                for name, val in (("L1 probe", P[w]["l1"]["test_acc"]), ("L2 probe", P[w]["l2"]["test_acc"]),
+                                  ("best single unit", P[w]["best_unit"]["test_acc"])):
+                    bars[name][0].append(x)
+                    bars[name][1].append(val)
+        for w, cv in (d.get("data_efficiency") or {}).items():
+            curves.append(dict(type="scatter", mode="lines+markers", name=f"{d['model_name']} · {w}", x=cv["sizes"],
+                               y=cv["mean"], error_y=dict(type="data", array=cv["std"], visible=True)))
+        bow = d.get("bag_of_words")
+        if bow and bow.get("test_acc") is not None and not any(c.get("name") == "bag of words" for c in curves):
+            curves.append(dict(type="scatter", mode="lines", name="bag of words", x=[10, d["n"]["train"]],
+                               y=[bow["test_acc"]] * 2, line=dict(dash="dash", color="grey")))
+    figs = [dict(data=[dict(type="bar", name=name, x=xs, y=ys) for name, (xs, ys) in bars.items()], layout=dict(
+        title=dict(text="SST test accuracy by model and features"), barmode="group",
+        yaxis=dict(title=dict(text="test accuracy"), range=[0.4, 1.0]),
+        shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(dash="dot", color="grey"))],
+    ))]
+    if any(c.get("mode") == "lines+markers" for c in curves):
+        figs.append(dict(data=curves, layout=dict(
+            title=dict(text="Data efficiency: L1 probe's SST test accuracy vs labelled training sentences"),
+            xaxis=dict(title=dict(text="labelled training sentences"), type="log"),
+            yaxis=dict(title=dict(text="test accuracy (mean ± std over seeds)")),
+        )))
+    return figs
 
 
 def _row(label: str, model: str, site: str, r: dict, kind: str) -> list:

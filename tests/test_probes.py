@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from interp.probes import (
     unit_accuracies,
     untrained_like,
 )
+from interp.results import Result
 from interp.steer import check_hold, sample
 
 runner = CliRunner()
@@ -285,15 +287,40 @@ def test_probe_report_with_h_mean_and_checkpoint_comparison(tiny, tmp_path):
                          curve=False, bow=False, untrained=False)
     comp = checkpoint_comparison([other, res], command="interp probe-mlstm x --compare y")
     rows = comp.tables[0].rows
-    assert [r[0] for r in rows] == ["fresh", "tiny", "tiny untrained"]
+    assert [r[0] for r in rows] == ["fresh", "tiny", f"untrained, {tiny.cfg.d_hidden} units"]
     r = rows[1]
     assert r[2:5] == [1234, 7.5, "h_mean"]
     assert r[5] == res.data["trained"]["h_mean"]["l1"]["test_acc"] and r[7] == res.data["trained"]["h_mean"]["l2"]["test_acc"]
     assert comp.manifest["command"] == "interp probe-mlstm x --compare y"
+    bars = comp.figures[0]["data"]
+    assert [b["name"] for b in bars] == ["L1 probe", "L2 probe", "best single unit"]
+    assert bars[1]["x"] == ["fresh · c", "tiny · h_mean", f"untrained, {tiny.cfg.d_hidden} units · h_mean"]
+    assert bars[1]["y"] == [r[7] for r in rows]
+    assert len(comp.figures) == 1  # neither run computed a data-efficiency curve: no empty plot
     with pytest.raises(ValueError, match="probe results"):
         checkpoint_comparison([comp])
     with pytest.raises(ValueError, match="at least one"):
         checkpoint_comparison([])
+
+
+def test_checkpoint_comparison_of_the_shipped_probe_results_overlays_data_efficiency():
+    """On the committed probe runs of two mLSTM-512 checkpoints: one curve per model and feature set,
+    with the sizes and means each run measured, and the bag-of-words line once."""
+    root = Path(__file__).resolve().parents[1] / "analyses" / "results"
+    runs = [Result.load(root / n / "result.json") for n in ("probe-mlstm-512-31M", "probe-mlstm-512-85M")]
+    comp = checkpoint_comparison(runs)
+    curves = comp.figures[1]["data"]
+    named = {c["name"]: c for c in curves}
+    for r in runs:
+        for w, cv in r.data["data_efficiency"].items():
+            c = named[f"{r.data['model_name']} · {w}"]
+            assert c["x"] == cv["sizes"] and c["y"] == cv["mean"]
+    assert [c["name"] for c in curves].count("bag of words") == 1
+    assert named["bag of words"]["y"][0] == runs[0].data["bag_of_words"]["test_acc"]
+    # both runs probed the same random init: its rows appear once
+    names = [r[0] for r in comp.tables[0].rows]
+    assert names.count("untrained, 512 units") == 3
+    assert len(comp.figures[0]["data"][0]["x"]) == 9
 
 
 # --------------------------------------------------------------------------- CLI
