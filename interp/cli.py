@@ -217,7 +217,10 @@ def probe_mlstm_cmd(
     ctx: typer.Context,
     checkpoint: Path = typer.Argument(..., help="model.safetensors of an mLSTM, or a run folder holding one"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/probe-<run folder or file name>)"),
-    limit: Optional[int] = typer.Option(None, help="use N random sentences of each SST split (quick runs)"),
+    limit: Optional[int] = typer.Option(None, help="use N random sentences of each SST split (quick runs); with "
+                                        "--data imdb, N reviews per split (default 1000)"),
+    data: str = typer.Option("sst", help="sst (binary SST sentences, as Radford et al.) or imdb (whole IMDB "
+                             "reviews: the in-domain check for a model trained on IMDB)"),
     sites: str = typer.Option("c,h", help="comma-separated features to probe: c, h (final cell / hidden state), "
                               "h_mean (h averaged over the bytes)"),
     seed: int = typer.Option(0),
@@ -231,7 +234,8 @@ def probe_mlstm_cmd(
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Radford et al.'s SST probes (L1/L2 logistic regression, best single unit) on an mLSTM checkpoint."""
+    """Radford et al.'s SST probes (L1/L2 logistic regression, best single unit) on an mLSTM checkpoint
+    (or, with --data imdb, the same probes on whole IMDB reviews)."""
     from .probes import FEATURES
     from .results import Result
 
@@ -241,6 +245,10 @@ def probe_mlstm_cmd(
         _fail(f"unknown site(s) {bad or sites!r}: choose among {', '.join(FEATURES)}")
     if limit is not None and limit < 4:
         _fail(f"--limit must be at least 4, got {limit}")
+    from .probes import PROBE_DATA
+
+    if data not in PROBE_DATA:
+        _fail(f"unknown --data {data!r}: choose among {', '.join(PROBE_DATA)}")
     earlier = []
     for p in compare or []:
         try:
@@ -249,6 +257,8 @@ def probe_mlstm_cmd(
             _fail(f"--compare {p}: cannot read a result ({e})")
         if r.kind != "probe":
             _fail(f"--compare {p}: a {r.kind!r} result, not a probe-mlstm result")
+        if r.data.get("data", "sst") != data:
+            _fail(f"--compare {p}: probed on {r.data.get('data', 'sst')!r}, this run on {data!r}: compare like with like")
         earlier.append(r)
     _threads(threads)
     model, st = _load_mlstm(checkpoint)
@@ -259,8 +269,8 @@ def probe_mlstm_cmd(
     name = name or run_name
     res = probe_report(model, model_name=name, features_from=site_list, limit=limit, seed=seed, progress=progress,
                        untrained=untrained, bow=bow, curve=curve, batch_size=batch_size, model_path=str(st),
-                       command=_command(ctx))
-    out = out or Path("runs") / f"probe-{run_name}"
+                       command=_command(ctx), data=data)
+    out = out or Path("runs") / (f"probe-{run_name}" + ("" if data == "sst" else f"-{data}"))
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.json")
     results = [res]

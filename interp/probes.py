@@ -477,7 +477,7 @@ def data_efficiency(
         "sizes": sz, "seeds": [int(s) for s in seeds], "acc": accs, "C": Cs,
         "mean": [float(np.mean(a)) for a in accs], "std": [float(np.std(a)) for a in accs],
         "min": [float(np.min(a)) for a in accs], "max": [float(np.max(a)) for a in accs],
-        "C_rule": (f"C chosen on the full SST dev set over {len(C_grid)} values 2^-8…2^0" if use_dev
+        "C_rule": (f"C chosen on the full dev set over {len(C_grid)} values 2^-8…2^0" if use_dev
                    else f"fixed C={float(C)}"),
         "standardisation": "per unit, with the whole train set's feature mean and std (no labels)",
         "sampling": "stratified by class, without replacement, seeded by (seed, size)",
@@ -557,6 +557,40 @@ def _limit(lt, limit: Optional[int], seed: int, name: str):
     return lt.subset(idx)
 
 
+PROBE_DATA = ("sst", "imdb")
+IMDB_DEFAULT_LIMIT = 1000
+
+
+def probe_splits(data: str = "sst", limit: Optional[int] = None, seed: int = 0) -> dict:
+    """Train/dev/test :class:`~interp.data.LabelledTexts` for :func:`probe_report`.
+
+    ``"sst"``: the binary SST splits (``limit``: N random sentences of each, stratified, seeded).
+    ``"imdb"``: whole IMDB reviews, in-domain for an mLSTM trained on IMDB: train and dev are two
+    disjoint class-balanced samples of ``limit`` reviews (default 1,000) from IMDB *train*, test
+    ``limit`` reviews from IMDB *test* (the language model never read test)."""
+    from . import data as D
+
+    if data not in PROBE_DATA:
+        raise ValueError(f"unknown probe data {data!r}: choose among {', '.join(PROBE_DATA)}")
+    if data == "sst":
+        return {s: _limit(D.sst(s), limit, seed, s) for s in ("train", "dev", "test")}
+    n = IMDB_DEFAULT_LIMIT if limit is None else int(limit)
+    if n < 4:
+        raise ValueError(f"limit must be at least 4, got {limit}")
+    tr, te = D.imdb("train"), D.imdb("test")
+    if 2 * n > len(tr) or n > len(te):
+        raise ValueError(f"limit {n} too large for IMDB (train {len(tr)} rows gives 2×limit, test {len(te)})")
+    rng = np.random.default_rng([seed, len(tr), n])
+    halves: list[list[int]] = [[], []]
+    for cls in (0, 1):
+        rows = rng.permutation(np.flatnonzero(tr.labels == cls))
+        k = n // 2 if cls == 1 else n - n // 2
+        halves[0] += rows[:k].tolist()
+        halves[1] += rows[k : 2 * k].tolist()
+    return {"train": tr.subset(np.sort(halves[0])), "dev": tr.subset(np.sort(halves[1])),
+            "test": _limit(te, n, seed, "test")}
+
+
 def _pick_trace_sentences(texts: Sequence[str], labels: np.ndarray, lo: int = 60, hi: int = 160) -> list[int]:
     """The first positive and the first negative test sentence of lo..hi characters (a fixed
     rule, not chosen by what the unit does); falls back to the first of each class."""
@@ -593,6 +627,12 @@ def checkpoint_comparison(results: Sequence[Result], command: Optional[str] = No
     for res in results:
         if res.kind != "probe":
             raise ValueError(f"checkpoint_comparison takes probe results (interp probe-mlstm); got kind {res.kind!r}")
+    data_sets = {r.data.get("data", "sst") for r in results}
+    if len(data_sets) > 1:
+        raise ValueError(f"checkpoint_comparison compares probe runs on one data set; got {sorted(data_sets)} "
+                         "(an IMDB accuracy beside an SST one would read as a difference between models)")
+    ds = "SST" if data_sets == {"sst"} else "IMDB"
+    for res in results:
         d = res.data
         ck = d.get("checkpoint") or {}
         for w in d["sites"]:
@@ -616,11 +656,11 @@ def checkpoint_comparison(results: Sequence[Result], command: Optional[str] = No
                      + f": best L2 probe {r['l2']['test_acc']:.1%} ({best}), L1 {r['l1']['test_acc']:.1%} with "
                      f"{r['l1']['n_nonzero']} units, best unit {r['best_unit']['test_acc']:.1%}.")
     table = Table(
-        title="mLSTM checkpoints side by side (SST test)",
+        title=f"mLSTM checkpoints side by side ({ds} test)",
         columns=["model", "d_hidden", "chars seen", "held-out bpc", "features", "L1 probe", "L1 units", "L2 probe",
                  "best unit", "best unit acc.", "unit share of L2 above chance"],
         rows=rows,
-        caption=("Each row from its own probe run (same protocol: C chosen on SST dev; best unit by dev accuracy). "
+        caption=(f"Each row from its own probe run (same protocol: C chosen on {ds} dev; best unit by dev accuracy). "
                  "Share = (best unit − 0.5)/(L2 − 0.5): near 1, one unit carries what the linear probe finds; near "
                  "0, it is spread over many units. Untrained rows: same architecture, random init."),
     )
@@ -646,6 +686,7 @@ def _untrained_seen(seen: set, d: dict, site: str) -> bool:
 def _comparison_figures(results: Sequence[Result]) -> List[dict]:
     """Grouped bars (L1, L2, best unit per model and feature set, untrained beside) and, where the
     probe runs computed it, every model's data-efficiency curve on one log-x plot."""
+    ds = "SST" if all(r.data.get("data", "sst") == "sst" for r in results) else "IMDB"
     bars = {"L1 probe": ([], []), "L2 probe": ([], []), "best single unit": ([], [])}
     curves, seen = [], set()
     for res in results:
@@ -667,13 +708,13 @@ def _comparison_figures(results: Sequence[Result]) -> List[dict]:
             curves.append(dict(type="scatter", mode="lines", name="bag of words", x=[10, d["n"]["train"]],
                                y=[bow["test_acc"]] * 2, line=dict(dash="dash", color="grey")))
     figs = [dict(data=[dict(type="bar", name=name, x=xs, y=ys) for name, (xs, ys) in bars.items()], layout=dict(
-        title=dict(text="SST test accuracy by model and features"), barmode="group",
+        title=dict(text=f"{ds} test accuracy by model and features"), barmode="group",
         yaxis=dict(title=dict(text="test accuracy"), range=[0.4, 1.0]),
         shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(dash="dot", color="grey"))],
     ))]
     if any(c.get("mode") == "lines+markers" for c in curves):
         figs.append(dict(data=curves, layout=dict(
-            title=dict(text="Data efficiency: L1 probe's SST test accuracy vs labelled training sentences"),
+            title=dict(text=f"Data efficiency: L1 probe's {ds} test accuracy vs labelled training examples"),
             xaxis=dict(title=dict(text="labelled training sentences"), type="log"),
             yaxis=dict(title=dict(text="test accuracy (mean ± std over seeds)")),
         )))
@@ -705,11 +746,13 @@ def probe_report(
     batch_size: int = 128,
     model_path: Optional[str] = None,
     command: Optional[str] = None,
+    data: str = "sst",
 ) -> Result:
     """Radford et al.'s SST probes on ``model`` (and baselines) as one :class:`Result`.
 
     Reads SST train/dev/test (:func:`interp.data.sst`; ``limit``: N random sentences of each
-    split, stratified, seeded), extracts the final ``c``/``h`` (``features_from``) of the model
+    split, stratified, seeded), or with ``data="imdb"`` whole IMDB reviews (see
+    :func:`probe_splits`: the in-domain check for a model trained on IMDB), extracts the final ``c``/``h`` (``features_from``) of the model
     and, with ``untrained``, of a randomly initialised copy (same config and seed); runs
     :func:`sentiment_probes` on each, the :func:`bag_of_words` baseline (``bow``) and the
     :func:`data_efficiency` curve of the trained model's L1 probe (``curve``). The Result has a
@@ -718,12 +761,12 @@ def probe_report(
     positive and one negative test sentence, and everything in ``data``; ``data["timings"]``
     holds seconds per stage.
     """
-    from . import data as D
-
     features_from = _check_which(features_from, FEATURES)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    splits = {s: _limit(D.sst(s), limit, seed, s) for s in ("train", "dev", "test")}
+    splits = probe_splits(data, limit, seed)
+    ds = "SST" if data == "sst" else "IMDB"
+    unit_of_text = "sentences" if data == "sst" else "reviews"
     ys = {s: np.asarray(lt.labels).astype(int) for s, lt in splits.items()}
     all_texts = [t for s in ("train", "dev", "test") for t in splits[s].texts]
     bounds = np.cumsum([0] + [len(splits[s]) for s in ("train", "dev", "test")])
@@ -779,10 +822,13 @@ def probe_report(
                      "text", B["test_acc"], B["dev_acc"], B["n_features"], B["C"]])
     n_tr, n_dev, n_te = (len(splits[s]) for s in ("train", "dev", "test"))
     table = Table(
-        title="SST sentiment probes on the mLSTM's state",
+        title=f"{ds} sentiment probes on the mLSTM's state",
         columns=["probe", "model", "site", "test accuracy", "dev accuracy", "non-zero weights", "C"],
         rows=rows,
-        caption=(f"SST binary sentences: {n_tr} train, {n_dev} dev, {n_te} test. Features: the state after "
+        caption=((f"SST binary sentences: {n_tr} train, {n_dev} dev, {n_te} test." if data == "sst" else
+                  f"IMDB reviews, whole: {n_tr} train and {n_dev} dev (two disjoint balanced samples of IMDB train, "
+                  f"whose text the language model read without labels), {n_te} test (IMDB test, never read).")
+                 + f" Features: the state after "
                  f"'\\n ' + text + ' ' (OpenAI's preprocessing; h_mean: h averaged over those bytes), {STANDARDISATION}. L1: liblinear, C in 2^-8…2^0 "
                  f"chosen on dev accuracy, fitted on train. L2: liblinear, C in 2^-12…2^0 chosen on dev. Best single "
                  f"unit: the unit whose dev-fitted threshold (either sign) gives the best dev accuracy. Untrained: "
@@ -823,8 +869,8 @@ def probe_report(
                                y=[B["test_acc"]] * 2, line=dict(dash="dash", color="grey")))
         cv0 = next(iter(curves.values()))
         figures.append(dict(data=traces, layout=dict(
-            title=dict(text="SST test accuracy vs labelled training sentences"),
-            xaxis=dict(title=dict(text="labelled training sentences"), type="log"),
+            title=dict(text=f"{ds} test accuracy vs labelled training {unit_of_text}"),
+            xaxis=dict(title=dict(text=f"labelled training {unit_of_text}"), type="log"),
             yaxis=dict(title=dict(text="test accuracy")),
             annotations=[dict(text=f"mean ± std over seeds {cv0['seeds']}; {cv0['C_rule']}", showarrow=False,
                               xref="paper", yref="paper", x=0, y=-0.22, xanchor="left")],
@@ -838,7 +884,7 @@ def probe_report(
             hist.append(dict(type="histogram", name=f"{label} {w}", x=P[w]["per_unit_dev_acc"], opacity=0.6,
                              xbins=dict(size=0.01)))
     figures.append(dict(data=hist, layout=dict(
-        title=dict(text="Per-unit SST dev accuracy (best threshold, either sign)"), barmode="overlay",
+        title=dict(text=f"Per-unit {ds} dev accuracy (best threshold, either sign)"), barmode="overlay",
         xaxis=dict(title=dict(text="dev accuracy of one unit")), yaxis=dict(title=dict(text="units")),
     )))
 
@@ -850,24 +896,25 @@ def probe_report(
     tu = P_tr[trace_site]["best_unit"] if trace_site else None
     test = splits["test"]
     trace_objs, trace_data = [], []
-    for i in (_pick_trace_sentences(test.texts, ys["test"]) if trace_site else []):
+    hi = 160 if data == "sst" else 600  # IMDB: a short review, so the trace stays readable
+    for i in (_pick_trace_sentences(test.texts, ys["test"], hi=hi) if trace_site else []):
         chars, vals = byte_trace(model, test.texts[i], unit=tu["unit"], site=trace_site)
         centred = tu["sign"] * vals - tu["threshold"]  # > 0: this unit votes positive here
         final = float(tu["sign"] * F_tr[trace_site]["test"][i, tu["unit"]] - tu["threshold"])
         label = "positive" if ys["test"][i] == 1 else "negative"
         verdict = "right" if (final > 0) == (ys["test"][i] == 1) else "wrong"
         trace_objs.append(TokenTrace(
-            title=f"Unit {tu['unit']} of {trace_site} on a {label} test sentence",
+            title=f"Unit {tu['unit']} of {trace_site} on a {label} {ds} test {unit_of_text[:-1]}",
             tokens=chars, values=centred.tolist(),
             caption=(f"sign × value − threshold after every character (green: the unit votes positive, red: "
                      f"negative; sign {tu['sign']:+d}, threshold {tu['threshold']:.3g}). After the trailing space "
-                     f"it reads {final:+.3g}: {verdict} for this {label} sentence (test row {i})."),
+                     f"it reads {final:+.3g}: {verdict} for this {label} {unit_of_text[:-1]} (test row {i})."),
         ))
         trace_data.append({"test_row": i, "label": int(ys["test"][i]), "text": test.texts[i], "final": final})
 
     # ---- summary
     ckpt = checkpoint_meta(model_path)
-    lines = [f"Radford et al.'s SST probes on {model_name} (d_hidden={model.cfg.d_hidden}"
+    lines = [f"Radford et al.'s {ds} probes on {model_name} (d_hidden={model.cfg.d_hidden}"
              + (f", {ckpt['chars_seen']:,} training characters, held-out {ckpt['held_out_bpc']:.3f} bpc"
                 if ckpt.get("chars_seen") is not None and ckpt.get("held_out_bpc") is not None else "") + ")."]
     for w in features_from:
@@ -889,12 +936,13 @@ def probe_report(
         lines.append(f"Data efficiency ({w}, L1): " + ", ".join(
             f"{n}: {m:.1%}" for n, m in zip(cv["sizes"], cv["mean"])) + ".")
     timings["total"] = time.perf_counter() - t_start
-    lines.append(f"{len(all_texts)} sentences, {n_bytes:,} bytes; took {timings['total']:.0f} s on "
+    lines.append(f"{len(all_texts)} {unit_of_text}, {n_bytes:,} bytes; took {timings['total']:.0f} s on "
                  f"{torch.get_num_threads()} torch thread(s).")
     summary = "\n\n".join(lines)
 
-    data = {
+    payload = {
         "model_name": model_name, "d_hidden": model.cfg.d_hidden, "config": model.cfg.to_dict(), "checkpoint": ckpt,
+        "data": data,
         "sites": list(features_from), "n": {"train": n_tr, "dev": n_dev, "test": n_te}, "n_bytes": n_bytes,
         "limit": limit, "seed": seed, "standardisation": STANDARDISATION,
         "trained": P_tr, "untrained": P_un, "bag_of_words": B, "data_efficiency": curves,
@@ -905,7 +953,7 @@ def probe_report(
     model_hash = file_sha256(model_path) if model_path else _model_hash(model)
     manifest = make_manifest(
         command=command,
-        config={"features_from": list(features_from), "limit": limit, "seed": seed, "untrained": untrained,
+        config={"data": data, "features_from": list(features_from), "limit": limit, "seed": seed, "untrained": untrained,
                 "bow": bow, "curve": curve, "curve_sizes": list(curve_sizes), "curve_seeds": list(curve_seeds),
                 "curve_C": curve_C, "batch_size": batch_size, "C_grid_l1": list(C_GRID_L1),
                 "C_grid_l2": list(C_GRID_L2), "model_config": model.cfg.to_dict()},
@@ -915,5 +963,5 @@ def probe_report(
         extra={"model_hash_of": "file" if model_path else "state_dict tensors", "model_path": model_path,
                "timings": timings},
     )
-    return Result(kind="probe", title=f"Sentiment probes: {model_name}", summary=summary,
-                  tables=[table, top_table], figures=figures, traces=trace_objs, data=data, manifest=manifest)
+    return Result(kind="probe", title=f"Sentiment probes: {model_name}" + ("" if data == "sst" else f" ({ds})"), summary=summary,
+                  tables=[table, top_table], figures=figures, traces=trace_objs, data=payload, manifest=manifest)

@@ -26,6 +26,7 @@ from interp.probes import (
     data_efficiency,
     extract_features,
     probe_report,
+    probe_splits,
     sentiment_probes,
     unit_accuracies,
     untrained_like,
@@ -303,6 +304,38 @@ def test_probe_report_with_h_mean_and_checkpoint_comparison(tiny, tmp_path):
         checkpoint_comparison([])
 
 
+def test_imdb_probe_splits_are_balanced_disjoint_and_keep_test_apart():
+    S = probe_splits("imdb", limit=40, seed=1)
+    assert [S[k].name for k in ("train", "dev", "test")] == ["imdb/train", "imdb/train", "imdb/test"]
+    assert all(len(S[k]) == 40 and S[k].n_pos == 20 for k in S)
+    assert not set(S["train"].indices) & set(S["dev"].indices)  # dev is other reviews than train
+    assert all(len(t) > 100 for t in S["test"].texts)  # whole reviews, not sentences
+    again = probe_splits("imdb", limit=40, seed=1)
+    assert again["dev"].indices.tolist() == S["dev"].indices.tolist()
+    assert probe_splits("imdb", limit=40, seed=2)["train"].indices.tolist() != S["train"].indices.tolist()
+    with pytest.raises(ValueError, match="unknown probe data 'amazon'"):
+        probe_splits("amazon")
+    with pytest.raises(ValueError, match="too large"):
+        probe_splits("imdb", limit=20_000)
+
+
+def test_probe_report_on_imdb_reviews(tiny):
+    res = probe_report(tiny, model_name="tiny", limit=24, data="imdb", progress=False, untrained=False,
+                       features_from=("c",), curve_sizes=(10, 24), curve_seeds=(0,))
+    d = res.data
+    assert d["data"] == "imdb" and d["n"] == {"train": 24, "dev": 24, "test": 24}
+    assert res.title.endswith("(IMDB)") and res.tables[0].title.startswith("IMDB sentiment probes")
+    assert "IMDB reviews, whole" in res.tables[0].caption and "IMDB probes on tiny" in res.summary
+    assert d["data_efficiency"]["c"]["sizes"] == [10, 24]
+    assert [t["label"] for t in d["traces"]] == [1, 0] and all(len(t["text"]) <= 600 for t in d["traces"])
+    assert res.manifest["config"]["data"] == "imdb"
+    assert [Path(f["path"]).name for f in res.manifest["data_files"]][-1].startswith("test")
+    sst = probe_report(tiny, model_name="tiny", limit=40, progress=False, untrained=False, features_from=("c",),
+                       curve=False, bow=False)
+    with pytest.raises(ValueError, match="one data set"):
+        checkpoint_comparison([sst, res])
+
+
 def test_checkpoint_comparison_of_the_shipped_probe_results_overlays_data_efficiency():
     """On the committed probe runs of two mLSTM-512 checkpoints: one curve per model and feature set,
     with the sizes and means each run measured, and the bag-of-words line once."""
@@ -373,3 +406,7 @@ def test_cli_probe_and_steer_on_a_tiny_checkpoint(tiny, tmp_path):
     assert r.exit_code == 2 and "missing.json" in r.output
     r = runner.invoke(app, ["probe-mlstm", str(run), "--compare", str(out2 / "comparison.json")])
     assert r.exit_code == 2 and "not a probe-mlstm result" in r.output
+    r = runner.invoke(app, ["probe-mlstm", str(run), "--data", "amazon"])
+    assert r.exit_code == 2 and "unknown --data 'amazon'" in r.output
+    r = runner.invoke(app, ["probe-mlstm", str(run), "--data", "imdb", "--compare", str(out / "result.json")])
+    assert r.exit_code == 2 and "compare like with like" in r.output
