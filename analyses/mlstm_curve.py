@@ -3,13 +3,15 @@ in the byte mLSTM, and does it appear in one unit or spread over many?
 
     python analyses/mlstm_curve.py runs/mlstm-512 --out runs/mlstm-512/curve.json
     python analyses/mlstm_curve.py runs/mlstm-512 --out curve.json --append --min-chars 40e6 --no-untrained
+    python analyses/mlstm_curve.py runs/mlstm-512 --out curve-imdb.json --data imdb --limit 1000 --every 4
 
 Sites: ``c``, ``h`` (final states) and ``h_mean`` (h averaged over the bytes).
 
 For every snapshot in ``RUN/snapshots`` (and the untrained model of the same config) it extracts
 the final cell state c and hidden state h of SST train/dev/test and runs Radford et al.'s probes
 (:func:`interp.probes.sentiment_probes`: L1 probe with C chosen on dev, L2 probe, best single
-unit). The held-out bpc of each snapshot comes from the run's ``train_log.jsonl``.
+unit). The held-out bpc of each snapshot comes from the run's ``train_log.jsonl``. ``--data imdb``
+probes whole IMDB reviews instead (:func:`interp.probes.probe_splits`: the in-domain check).
 """
 
 from __future__ import annotations
@@ -25,9 +27,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from interp import data  # noqa: E402
 from interp.mlstm import MLSTM  # noqa: E402
-from interp.probes import checkpoint_meta, extract_features, sentiment_probes, untrained_like  # noqa: E402
+from interp.probes import (  # noqa: E402
+    PROBE_DATA,
+    checkpoint_meta,
+    extract_features,
+    probe_splits,
+    sentiment_probes,
+    untrained_like,
+)
 
 
 def held_out_by_chars(run: Path) -> dict[int, float]:
@@ -39,8 +47,9 @@ def held_out_by_chars(run: Path) -> dict[int, float]:
     return out
 
 
-def probe(model: MLSTM, splits, sites, seed: int) -> dict:
-    feats = {name: extract_features(model, lt.texts, which=sites, progress=False) for name, lt in splits.items()}
+def probe(model: MLSTM, splits, sites, seed: int, batch_size: int = 128) -> dict:
+    feats = {name: extract_features(model, lt.texts, which=sites, progress=False, batch_size=batch_size)
+             for name, lt in splits.items()}
     out = {}
     for s in sites:
         r = sentiment_probes(feats["train"][s], splits["train"].labels, feats["dev"][s], splits["dev"].labels,
@@ -65,15 +74,21 @@ def main() -> None:
                     help="keep the rows already in --out (other snapshots or sites) and add these")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", choices=PROBE_DATA, default="sst", help="sst sentences or whole imdb reviews")
+    ap.add_argument("--limit", type=int, default=None, help="N examples per split (imdb default 1000)")
+    ap.add_argument("--batch-size", type=int, default=128)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     sites = tuple(a.sites.split(","))
-    splits = {s: data.sst(s) for s in ("train", "dev", "test")}
+    splits = probe_splits(a.data, a.limit, a.seed)
     bpc = held_out_by_chars(a.run)
     snaps = sorted((a.run / "snapshots").glob("chars-*.safetensors"))
     snaps = [p for i, p in enumerate(snaps) if i % a.every == a.every - 1 or p == snaps[-1]]
     snaps = [p for p in snaps if int(p.stem.split("-")[1].rstrip("M")) * 1_000_000 >= a.min_chars]
-    rows = json.loads(a.out.read_text())["rows"] if a.append and a.out.is_file() else []
+    old = json.loads(a.out.read_text()) if a.append and a.out.is_file() else {}
+    if old and old.get("data", "sst") != a.data:
+        raise SystemExit(f"{a.out} holds probes on {old.get('data', 'sst')!r}, not {a.data!r}: use another --out")
+    rows = old.get("rows", [])
     by_name = {r["snapshot"]: r for r in rows}
 
     def add(row: dict) -> None:
@@ -91,17 +106,17 @@ def main() -> None:
         t = time.time()
         untrained = untrained_like(MLSTM.load(snaps[0]))
         add({"snapshot": "untrained", "chars_seen": 0, "held_out_bpc": None,
-             "probes": probe(untrained, splits, sites, a.seed), "seconds": time.time() - t})
+             "probes": probe(untrained, splits, sites, a.seed, a.batch_size), "seconds": time.time() - t})
     for p in snaps:
         t = time.time()
         model = MLSTM.load(p)
         meta = checkpoint_meta(p)
         chars = int(meta.get("chars_seen") or 0)
         add({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars, meta.get("held_out_bpc")),
-             "probes": probe(model, splits, sites, a.seed), "seconds": time.time() - t})
-        a.out.write_text(json.dumps({"run": str(a.run), "sites": sites, "rows": rows}, indent=1))
+             "probes": probe(model, splits, sites, a.seed, a.batch_size), "seconds": time.time() - t})
+        a.out.write_text(json.dumps({"run": str(a.run), "data": a.data, "limit": a.limit, "sites": sites, "rows": rows}, indent=1))
     rows.sort(key=lambda r: r["chars_seen"])
-    a.out.write_text(json.dumps({"run": str(a.run), "sites": sites, "rows": rows}, indent=1))
+    a.out.write_text(json.dumps({"run": str(a.run), "data": a.data, "limit": a.limit, "sites": sites, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

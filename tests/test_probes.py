@@ -410,3 +410,33 @@ def test_cli_probe_and_steer_on_a_tiny_checkpoint(tiny, tmp_path):
     assert r.exit_code == 2 and "unknown --data 'amazon'" in r.output
     r = runner.invoke(app, ["probe-mlstm", str(run), "--data", "imdb", "--compare", str(out / "result.json")])
     assert r.exit_code == 2 and "compare like with like" in r.output
+
+
+# --------------------------------------------------------------------------- analyses/mlstm_curve.py
+
+
+def test_mlstm_curve_script_probes_each_snapshot_and_keeps_data_sets_apart(tiny, tmp_path):
+    """The bpc-vs-probe curve script on a run folder of two tiny snapshots: one row per snapshot with
+    the held-out bpc from the training log; appending IMDB rows to an SST file is refused."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    tiny.save(run / "snapshots" / "chars-0001M", meta={"chars_seen": 1_000_000})
+    untrained_like(tiny).save(run / "snapshots" / "chars-0002M", meta={"chars_seen": 2_000_000})
+    (run / "train_log.jsonl").write_text(json.dumps({"chars_seen": 1_000_000, "held_out_bpc": 6.5}) + "\n"
+                                         + json.dumps({"chars_seen": 2_000_000, "held_out_bpc": None}) + "\n")
+    script = Path(__file__).resolve().parents[1] / "analyses" / "mlstm_curve.py"
+    out = tmp_path / "curve.json"
+    cmd = [sys.executable, str(script), str(run), "--out", str(out), "--sites", "c", "--limit", "40",
+           "--no-untrained", "--threads", "1"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(out.read_text())
+    assert d["data"] == "sst" and d["limit"] == 40
+    assert [r["snapshot"] for r in d["rows"]] == ["chars-0001M", "chars-0002M"]
+    assert d["rows"][0]["held_out_bpc"] == 6.5 and d["rows"][1]["held_out_bpc"] is None
+    c = d["rows"][0]["probes"]["c"]
+    assert 0 <= c["l1_test"] <= 1 and 0 <= c["best_unit"] < tiny.cfg.d_hidden
+    p = subprocess.run(cmd[:-2] + ["--append", "--data", "imdb"], capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0 and "holds probes on 'sst'" in p.stderr
