@@ -725,6 +725,24 @@ class MLSTM(HookedRootModule):
         _, c, h, _ = self._scan(tok_tm, mask_tm, masked_steps, c0, h0, keep_h=False, want_logits=False)
         return c, h
 
+    def continuation_logprob(self, state: State, continuation: Union[str, bytes]) -> Tensor:
+        """Log-probability (B,) of the bytes of ``continuation`` (UTF-8 if ``str``; taken as is,
+        not preprocessed) following each row's ``state`` ``(c, h)``, e.g. the state after a
+        review from :meth:`features`: the first byte is scored by ``h``'s logits, byte k by the
+        logits after reading bytes < k. Summed over the bytes, in nats; no hooks involved."""
+        c, h = state
+        if c.shape != h.shape or c.dim() != 2 or c.shape[1] != self.cfg.d_hidden:
+            raise ValueError(f"state must be two (B, {self.cfg.d_hidden}) tensors, got {tuple(c.shape)} and "
+                             f"{tuple(h.shape)}")
+        b = continuation.encode("utf-8") if isinstance(continuation, str) else bytes(continuation)
+        if not b:
+            raise ValueError("empty continuation: nothing to score")
+        tok = torch.tensor(list(b), dtype=torch.long, device=c.device).expand(c.shape[0], -1)
+        first = self.unembed(h)[:, None]  # predicts byte 0
+        rest = self.forward(tok[:, :-1], state=(c, h)) if len(b) > 1 else first[:, :0]
+        logp = torch.cat([first, rest], 1).log_softmax(-1)
+        return logp.gather(-1, tok[..., None]).squeeze(-1).sum(1)
+
     def run_with_cache(
         self,
         *model_args: Any,

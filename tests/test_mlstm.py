@@ -137,6 +137,27 @@ def test_state_carries_across_calls(model):
     assert z[0].shape == (2, 24) and not z[0].any() and not z[1].any()
 
 
+def test_continuation_logprob_equals_scoring_the_joined_sequence(model):
+    """log P(continuation | state after a prefix) equals the sum of the log-softmax over the joined
+    prefix + continuation, read from the prefix's last position on."""
+    prefix = _tokens(3, 10)
+    cont = "ok!"
+    with torch.inference_mode():
+        st = model.features(prefix)
+        got = model.continuation_logprob(st, cont)
+        joined = torch.cat([prefix, torch.tensor(list(b"ok!")).expand(3, -1)], 1)
+        lp = model(joined).log_softmax(-1)
+        want = sum(lp[:, 9 + k, b] for k, b in enumerate(b"ok!"))
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+        one = model.continuation_logprob(st, b"o")  # one byte: scored by h's logits alone
+        torch.testing.assert_close(one, lp[:, 9, ord("o")], rtol=0, atol=1e-5)
+        assert (got < one).all()  # more bytes, lower probability
+    with pytest.raises(ValueError, match="empty continuation"):
+        model.continuation_logprob(st, "")
+    with pytest.raises(ValueError, match=r"\(B, 24\)"):
+        model.continuation_logprob((st[0][:, :5], st[1][:, :5]), "a")
+
+
 # --------------------------------------------------------------------------- hooks
 
 

@@ -440,3 +440,26 @@ def test_mlstm_curve_script_probes_each_snapshot_and_keeps_data_sets_apart(tiny,
     assert 0 <= c["l1_test"] <= 1 and 0 <= c["best_unit"] < tiny.cfg.d_hidden
     p = subprocess.run(cmd[:-2] + ["--append", "--data", "imdb"], capture_output=True, text=True, timeout=300)
     assert p.returncode != 0 and "holds probes on 'sst'" in p.stderr
+
+
+def test_mlstm_zero_shot_script_scores_every_pair_with_the_untrained_control(tiny, tmp_path):
+    import subprocess
+    import sys
+
+    tiny.save(tmp_path / "m" / "model")
+    script = Path(__file__).resolve().parents[1] / "analyses" / "mlstm_zero_shot.py"
+    out = tmp_path / "zs.json"
+    p = subprocess.run([sys.executable, str(script), str(tmp_path / "m"), "--limit", "40", "--threads", "1",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(out.read_text())
+    assert d["data"] == "sst" and d["n"] == {"dev": 40, "test": 40}
+    assert set(d["results"]) == {"trained", "untrained"}
+    rows = d["results"]["trained"]
+    assert len(rows) == 5 and "sum of the pairs" in rows
+    assert all(0 <= r["acc_threshold_dev"] <= 1 and 0 <= r["auroc"] <= 1 for r in rows.values())
+    assert d["manifest"]["command"].startswith("python") and len(d["manifest"]["model_hash"]) == 64
+    assert "acc@dev" in p.stdout
+    p = subprocess.run([sys.executable, str(script), str(tmp_path / "none"), "--out", str(out)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "no mLSTM checkpoint" in p.stderr
