@@ -415,6 +415,7 @@ def test_cli_probe_and_steer_on_a_tiny_checkpoint(tiny, tmp_path):
 # --------------------------------------------------------------------------- analyses/mlstm_curve.py
 
 
+@pytest.mark.slow  # a subprocess each: ~8 s of interpreter and torch start-up
 def test_mlstm_curve_script_probes_each_snapshot_and_keeps_data_sets_apart(tiny, tmp_path):
     """The bpc-vs-probe curve script on a run folder of two tiny snapshots: one row per snapshot with
     the held-out bpc from the training log; appending IMDB rows to an SST file is refused."""
@@ -442,6 +443,7 @@ def test_mlstm_curve_script_probes_each_snapshot_and_keeps_data_sets_apart(tiny,
     assert p.returncode != 0 and "holds probes on 'sst'" in p.stderr
 
 
+@pytest.mark.slow  # a subprocess each: ~8 s of interpreter and torch start-up
 def test_mlstm_zero_shot_script_scores_every_pair_with_the_untrained_control(tiny, tmp_path):
     import subprocess
     import sys
