@@ -873,8 +873,8 @@ def probe_report(
             xaxis=dict(title=dict(text=f"labelled training {unit_of_text}"), type="log"),
             yaxis=dict(title=dict(text="test accuracy")),
             annotations=[dict(text=f"mean ± std over seeds {cv0['seeds']}; {cv0['C_rule']}", showarrow=False,
-                              xref="paper", yref="paper", x=0, y=-0.22, xanchor="left")],
-            margin=dict(b=90),
+                              xref="paper", yref="paper", x=0, y=-0.3, xanchor="left", yanchor="top")],
+            margin=dict(b=120),
         )))
     hist = []
     for label, P in (("trained", P_tr), ("untrained", P_un)):
