@@ -191,6 +191,8 @@ def train_mlstm_cmd(
     held_out_chars: float = typer.Option(5e5, help="bytes of IMDB unsup held out for bpc"),
     clip: float = typer.Option(1.0, help="gradient norm clip"),
     device: str = typer.Option("cpu"),
+    save_dtype: Optional[str] = typer.Option(None, help="store model.safetensors as float16 or bfloat16 (default: "
+                                             "the training dtype, fp32); checkpoint.pt stays fp32 for exact resume"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train (or resume) a byte-level mLSTM language model on IMDB train+unsup."""
@@ -206,6 +208,7 @@ def train_mlstm_cmd(
             checkpoint_every=int(checkpoint_every), log_every=int(log_every), held_out_chars=int(held_out_chars),
             max_reviews=max_reviews, clip=clip, threads=threads, device=device, progress=progress,
             stop_after_chars=None if stop_after_chars is None else int(stop_after_chars), max_wall_s=max_wall_s,
+            save_dtype=save_dtype,
         )
     except (FileExistsError, ValueError, RuntimeError, FileNotFoundError) as e:
         _fail(str(e))

@@ -789,19 +789,23 @@ class MLSTM(HookedRootModule):
 
     # ------------------------------------------------------------------ save / load
 
-    def save(self, path: Union[str, Path], meta: Optional[dict] = None) -> Path:
+    def save(self, path: Union[str, Path], meta: Optional[dict] = None,
+             dtype: Union[None, str, torch.dtype] = None) -> Path:
         """Write ``<path>.safetensors`` (weights) and ``<path>.json`` (card: config, shapes,
-        ``meta``). Returns the safetensors path."""
+        ``meta``). Returns the safetensors path. ``dtype`` (e.g. ``"float16"``) stores the weights
+        in that precision (half the bytes of fp32; :meth:`load` reads them back into fp32 unless
+        told otherwise); the card's ``dtype`` says what is stored."""
         from safetensors.torch import save_file
 
+        store = _float_dtype(dtype) if dtype is not None else self.dtype
         st_path, card_path = _paths(path)
         st_path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
+        tensors = {k: v.detach().to("cpu", store).contiguous() for k, v in self.state_dict().items()}
         card = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "config": self.cfg.to_dict(),
-            "dtype": str(self.dtype).replace("torch.", ""),
+            "dtype": str(store).replace("torch.", ""),
             "n_params": sum(p.numel() for p in self.parameters()),
             "tensors": {k: list(v.shape) for k, v in tensors.items()},
             "weights": st_path.name,
@@ -867,6 +871,17 @@ class MLSTM(HookedRootModule):
         if device is not None:
             model.to(device)
         return model
+
+
+def _float_dtype(dtype: Union[str, torch.dtype]) -> torch.dtype:
+    """``"float16"``/``"fp16"``/``torch.float16`` (and bf16, fp32) -> the torch dtype; else ValueError."""
+    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
+             "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if isinstance(dtype, torch.dtype) and dtype in names.values():
+        return dtype
+    if isinstance(dtype, str) and dtype.lower().replace("torch.", "") in names:
+        return names[dtype.lower().replace("torch.", "")]
+    raise ValueError(f"unsupported weight dtype {dtype!r}: choose float32, float16 or bfloat16")
 
 
 def _paths(path: Union[str, Path]) -> tuple[Path, Path]:

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 
 from interp import config
-from interp.mlstm import MLSTM, MLSTMConfig, preprocess
+from interp.mlstm import MLSTM, MLSTMConfig, _float_dtype, preprocess
 from interp.results import file_sha256
 
 __all__ = ["train_mlstm", "TrainResult", "build_imdb_corpus", "evaluate_bpc", "main"]
@@ -294,6 +294,7 @@ def train_mlstm(
     corpus: Union[None, bytes, np.ndarray] = None,
     held_out: Union[None, bytes, np.ndarray] = None,
     eval_batch_size: int = 64,
+    save_dtype: Union[None, str, torch.dtype] = None,
 ) -> TrainResult:
     """Train (or resume) a byte mLSTM on IMDB; see the module docstring.
 
@@ -301,6 +302,9 @@ def train_mlstm(
     steps of ``batch_size * bptt`` bytes; None turns a periodic action off (a checkpoint and a
     log row are still written at the end). ``corpus`` / ``held_out`` replace IMDB with given
     bytes (tests, other corpora). ``threads`` sets ``torch.set_num_threads`` for the run.
+    ``save_dtype`` (e.g. ``"float16"``) stores ``model.safetensors`` in that precision (a 2,048-unit
+    model is 44 MB in fp16, 88 MB in fp32); ``checkpoint.pt`` keeps fp32 weights and Adam state, so
+    resuming stays exact.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -314,6 +318,8 @@ def train_mlstm(
                               f"or choose another out_dir")
     if batch_size < 1 or bptt < 1 or total_chars < 1:
         raise ValueError("batch_size, bptt and total_chars must be positive")
+    if save_dtype is not None:
+        save_dtype = _float_dtype(save_dtype)  # a bad name fails here, not at the first checkpoint
 
     # ---- data
     if corpus is None:
@@ -414,7 +420,7 @@ def train_mlstm(
             }
             _atomic_torch_save(ck, ckpt_path)
             model.save(model_path, meta={"chars_seen": step * per_step, "step": step, "train_args": args,
-                                        "held_out_bpc": last_held, "train_bpc": last_train})
+                                        "held_out_bpc": last_held, "train_bpc": last_train}, dtype=save_dtype)
 
         def log_row(held_bpc: Optional[float]) -> None:
             nonlocal acc_loss, acc_n, last_train

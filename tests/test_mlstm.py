@@ -344,6 +344,42 @@ def test_weight_norm_forward_backward_and_scale_invariance():
 # --------------------------------------------------------------------------- training
 
 
+def test_fp16_save_halves_the_file_and_loads_back_into_fp32(tmp_path):
+    m = MLSTM(d_hidden=32, d_embed=8, seed=2)
+    p32, p16 = m.save(tmp_path / "f32"), m.save(tmp_path / "f16", dtype="float16")
+    assert abs(p16.stat().st_size / p32.stat().st_size - 0.5) < 0.05
+    card = json.loads((tmp_path / "f16.json").read_text())
+    assert card["dtype"] == "float16" and json.loads((tmp_path / "f32.json").read_text())["dtype"] == "float32"
+    assert all(v.dtype == torch.float16 for v in load_file(str(p16)).values())
+    back = MLSTM.load(p16)
+    assert back.dtype == torch.float32
+    for n, v in m.state_dict().items():
+        torch.testing.assert_close(back.state_dict()[n], v.half().float(), rtol=0, atol=0)
+    tok = _tokens(2, 20)
+    torch.testing.assert_close(back(tok), m(tok), rtol=0, atol=2e-2)  # fp16 rounding of the weights only
+    with pytest.raises(ValueError, match="unsupported weight dtype 'int8'"):
+        m.save(tmp_path / "bad", dtype="int8")
+
+
+def test_training_can_store_the_model_in_fp16_and_still_resume_exactly(tmp_path):
+    corpus, held = _synthetic_corpus(300, 0), _synthetic_corpus(40, 1)
+    kw = dict(d_hidden=16, d_embed=8, batch_size=4, bptt=16, total_chars=64 * 12, eval_every=None,
+              checkpoint_every=64 * 4, log_every=64 * 4, corpus=corpus, held_out=held, progress=False, threads=1)
+    with pytest.raises(ValueError, match="unsupported weight dtype 'float8'"):
+        train_mlstm(tmp_path / "bad", save_dtype="float8", **kw)
+    assert not (tmp_path / "bad" / "checkpoint.pt").exists()
+    train_mlstm(tmp_path / "a", save_dtype="float16", stop_after_chars=64 * 5, **kw)
+    train_mlstm(tmp_path / "a", save_dtype="float16", resume=True, **kw)
+    train_mlstm(tmp_path / "b", **kw)
+    assert json.loads((tmp_path / "a" / "model.json").read_text())["dtype"] == "float16"
+    ck = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    assert all(v.dtype == torch.float32 for v in ck["model"].values())  # training state stays fp32
+    ref = MLSTM.load(tmp_path / "b" / "model.safetensors")
+    got = MLSTM.load(tmp_path / "a" / "model.safetensors")
+    for n, v in ref.state_dict().items():  # resumed fp16-stored run == uninterrupted fp32 run, rounded
+        torch.testing.assert_close(got.state_dict()[n], v.half().float(), rtol=0, atol=0)
+
+
 def _synthetic_corpus(n_words, seed):
     rng = np.random.default_rng(seed)
     words = [b"good", b"bad", b"movie", b"the", b"film", b"plot", b"was", b"great", b"awful", b",", b"."]
