@@ -465,3 +465,38 @@ def test_mlstm_zero_shot_script_scores_every_pair_with_the_untrained_control(tin
     p = subprocess.run([sys.executable, str(script), str(tmp_path / "none"), "--out", str(out)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "no mLSTM checkpoint" in p.stderr
+
+
+@pytest.mark.slow  # a subprocess: interpreter and torch start-up, IMDB read for the judge
+def test_mlstm_steer_eval_script_counts_the_judged_sentiment_of_held_samples(tiny, tmp_path):
+    import subprocess
+    import sys
+
+    from interp.directions import Direction
+
+    tiny.save(tmp_path / "m" / "model")
+    v = torch.zeros(tiny.cfg.d_hidden)
+    v[3] = 1.0
+    Direction(vector=v, site="hook_c", method="planted", data="test").save(tmp_path / "dir")
+    Direction(vector=v, site="hook_h", method="wrong_site").save(tmp_path / "hdir")
+    script = Path(__file__).resolve().parents[1] / "analyses" / "mlstm_steer_eval.py"
+    out = tmp_path / "se.json"
+    base = [sys.executable, str(script), str(tmp_path / "m"), "--n-samples", "3", "--n-bytes", "20",
+            "--n-random", "1", "--judge-train", "300", "--judge-test", "100", "--threads", "1", "--out", str(out)]
+    p = subprocess.run(base + ["--unit", "2", "--direction", str(tmp_path / "dir.safetensors")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(out.read_text())
+    names = [r["target"] for r in d["table"]]
+    assert names[0] == "unit 2" and names[1].startswith("planted direction")
+    assert sum(n.startswith("random unit") for n in names) == 1 and sum(n.startswith("random direction") for n in names) == 1
+    for r in d["table"]:
+        assert r["high"] > r["low"] and 0 <= r["p_pos_high"] <= 1 and r["ci_lo"] <= r["shift"] <= r["ci_hi"]
+    c = d["conditions"]["unit 2"]
+    assert len(c["high"]["p_pos"]) == 3 and len(d["conditions"]["nothing held"]["p_pos"]) == 3
+    assert 0.5 < d["judge_imdb_test_acc"] <= 1
+    p = subprocess.run(base + ["--direction", str(tmp_path / "hdir.safetensors")], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode != 0 and "hook_c" in p.stderr
+    p = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0 and "--unit or --direction" in p.stderr
