@@ -91,6 +91,10 @@ def main() -> None:
     rows = old.get("rows", [])
     by_name = {r["snapshot"]: r for r in rows}
 
+    def dump() -> None:
+        a.out.write_text(json.dumps({"run": str(a.run), "data": a.data, "limit": a.limit, "sites": sites, "rows": rows},
+                                    indent=1))
+
     def add(row: dict) -> None:
         """A new row, or new sites merged into the row of the same snapshot."""
         old = by_name.get(row["snapshot"])
@@ -114,9 +118,9 @@ def main() -> None:
         chars = int(meta.get("chars_seen") or 0)
         add({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars, meta.get("held_out_bpc")),
              "probes": probe(model, splits, sites, a.seed, a.batch_size), "seconds": time.time() - t})
-        a.out.write_text(json.dumps({"run": str(a.run), "data": a.data, "limit": a.limit, "sites": sites, "rows": rows}, indent=1))
+        dump()
     rows.sort(key=lambda r: r["chars_seen"])
-    a.out.write_text(json.dumps({"run": str(a.run), "data": a.data, "limit": a.limit, "sites": sites, "rows": rows}, indent=1))
+    dump()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import torch  # noqa: E402
 from interp import data  # noqa: E402
 from interp.directions import Direction  # noqa: E402
 from interp.metrics import bootstrap_mean  # noqa: E402
-from interp.mlstm import MLSTM  # noqa: E402
+from interp.mlstm import MLSTM, checkpoint_file  # noqa: E402
 from interp.probes import extract_features  # noqa: E402
 from interp.results import file_sha256, make_manifest  # noqa: E402
 from interp.steer import sample  # noqa: E402
@@ -85,9 +85,10 @@ def main() -> None:
     if a.n_samples < 2:
         raise SystemExit(f"--n-samples must be at least 2, got {a.n_samples}")
     torch.set_num_threads(a.threads)
-    st = a.checkpoint / "model.safetensors" if a.checkpoint.is_dir() else a.checkpoint
-    if not st.is_file():
-        raise SystemExit(f"no mLSTM checkpoint at {st}")
+    try:
+        st = checkpoint_file(a.checkpoint)
+    except FileNotFoundError as e:
+        raise SystemExit(str(e)) from None
     t0 = time.time()
     model = MLSTM.load(st).eval()
     d = model.cfg.d_hidden
@@ -105,7 +106,7 @@ def main() -> None:
         if dr.site and dr.site != "hook_c":
             raise SystemExit(f"{p} is a direction at {dr.site!r}; holding needs one over the cell state (hook_c)")
         targets.append((f"{dr.method or p.stem} direction ({dr.data or 'unknown data'})", "direction", dr))
-    for k, u in enumerate(rng.choice([x for x in range(d) if x not in a.unit], a.n_random, replace=False)):
+    for u in rng.choice([x for x in range(d) if x not in a.unit], a.n_random, replace=False):
         targets.append((f"random unit {int(u)}", "unit", int(u)))
     for k in range(a.n_random if a.direction else 0):
         v = rng.standard_normal(d)

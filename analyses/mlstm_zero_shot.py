@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from interp import metrics  # noqa: E402
-from interp.mlstm import MLSTM  # noqa: E402
+from interp.mlstm import MLSTM, checkpoint_file  # noqa: E402
 from interp.probes import PROBE_DATA, extract_features, probe_splits, untrained_like  # noqa: E402
 from interp.results import file_sha256, make_manifest  # noqa: E402
 
@@ -75,9 +75,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    st = a.checkpoint / "model.safetensors" if a.checkpoint.is_dir() else a.checkpoint
-    if not st.is_file():
-        raise SystemExit(f"no mLSTM checkpoint at {st}")
+    try:
+        st = checkpoint_file(a.checkpoint)
+    except FileNotFoundError as e:
+        raise SystemExit(str(e)) from None
     t0 = time.time()
     trained = MLSTM.load(st).eval()
     splits = probe_splits(a.data, a.limit, a.seed)

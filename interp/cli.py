@@ -146,17 +146,12 @@ def report_cmd(results: list[Path], out: Path = typer.Option(Path("report.html")
 def _mlstm_checkpoint(path: Path) -> Path:
     """The weights file of an mLSTM checkpoint given as a file (with or without suffix) or a
     run folder holding ``model.safetensors``; a clear error when there is none."""
-    p = Path(path)
-    if p.is_dir():
-        cand = p / "model.safetensors"
-        if not cand.is_file():
-            _fail(f"no mLSTM checkpoint in {p}: expected {cand} (written by interp train-mlstm at each checkpoint)")
-        return cand
-    st = p if p.suffix == ".safetensors" else (p.with_suffix(".safetensors") if p.suffix == ".json"
-                                                 else p.with_name(p.name + ".safetensors"))
-    if not st.is_file():
-        _fail(f"no mLSTM checkpoint at {path}: no such file {st} (give a .safetensors file or a run folder)")
-    return st
+    from .mlstm import checkpoint_file
+
+    try:
+        return checkpoint_file(path)
+    except FileNotFoundError as e:
+        _fail(str(e))
 
 
 def _load_mlstm(path: Path):

@@ -92,6 +92,7 @@ __all__ = [
     "MLSTMConfig",
     "MLSTM",
     "CheckpointMismatchError",
+    "checkpoint_file",
     "preprocess",
     "encode",
     "encode_batch",
@@ -871,6 +872,24 @@ class MLSTM(HookedRootModule):
         if device is not None:
             model.to(device)
         return model
+
+
+def checkpoint_file(path: Union[str, Path]) -> Path:
+    """The weights file of an mLSTM checkpoint given as a file (with or without suffix) or a run
+    folder holding ``model.safetensors``; FileNotFoundError naming what was looked for otherwise."""
+    p = Path(path)
+    if p.is_dir():
+        cand = p / "model.safetensors"
+        if not cand.is_file():
+            raise FileNotFoundError(
+                f"no mLSTM checkpoint in {p}: expected {cand} (written by interp train-mlstm at each checkpoint)")
+        return cand
+    st = p if p.suffix == ".safetensors" else (p.with_suffix(".safetensors") if p.suffix == ".json"
+                                                 else p.with_name(p.name + ".safetensors"))
+    if not st.is_file():
+        raise FileNotFoundError(f"no mLSTM checkpoint at {path}: no such file {st} (give a .safetensors file or a run "
+                                f"folder)")
+    return st
 
 
 def _float_dtype(dtype: Union[str, torch.dtype]) -> torch.dtype:

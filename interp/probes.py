@@ -665,7 +665,7 @@ def checkpoint_comparison(results: Sequence[Result], command: Optional[str] = No
                  "0, it is spread over many units. Untrained rows: same architecture, random init."),
     )
     return Result(kind="probe_comparison", title="mLSTM checkpoints compared", summary="\n\n".join(lines),
-                  tables=[table], figures=_comparison_figures(results),
+                  tables=[table], figures=_comparison_figures(results, ds),
                   data={"models": [r.data["model_name"] for r in results], "rows": rows},
                   manifest=make_manifest(command=command, config={"compared": [
                       {"model": r.data["model_name"], "model_hash": r.manifest.get("model_hash"),
@@ -683,10 +683,10 @@ def _untrained_seen(seen: set, d: dict, site: str) -> bool:
     return False
 
 
-def _comparison_figures(results: Sequence[Result]) -> List[dict]:
+def _comparison_figures(results: Sequence[Result], ds: str) -> List[dict]:
     """Grouped bars (L1, L2, best unit per model and feature set, untrained beside) and, where the
-    probe runs computed it, every model's data-efficiency curve on one log-x plot."""
-    ds = "SST" if all(r.data.get("data", "sst") == "sst" for r in results) else "IMDB"
+    probe runs computed it, every model's data-efficiency curve on one log-x plot. ``ds``: the data
+    set's name for the titles ("SST" or "IMDB")."""
     bars = {"L1 probe": ([], []), "L2 probe": ([], []), "best single unit": ([], [])}
     curves, seen = [], set()
     for res in results:
