@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from . import data as datasets
 from . import metrics, positions as P
 from .directions import Direction, random_directions
+from .engine import Condition, LogitDiff, ProbeScore, run_sweep
 from .finders import DAS, BestNeuron, make_finder
 from .interventions import ActivationPatch, DirectionAblation
 from .model import check_site
@@ -239,7 +240,7 @@ def _sample(lt, n: int | None, seed: int):
 
 
 def compare(model, sites: Sequence[str] | None = None, *, config: CompareConfig | None = None,
-            progress: bool = True, command: str | None = None, **overrides) -> Result:
+            progress: bool = True, command: str | None = None, engine: dict | None = None, **overrides) -> Result:
     """Fit every method at every site and compare them (see the module docstring).
 
     ``config`` fields may be overridden by keyword (``data=["toy"]``, ``methods=[...]``,
@@ -247,7 +248,8 @@ def compare(model, sites: Sequence[str] | None = None, *, config: CompareConfig 
     with the four measurements in ``data`` (``accuracy``, ``cosines``, ``alignment``,
     ``causal``), its tables and figures; ``result.directions`` maps
     ``"{data}/{site}/{method}"`` to every fitted :class:`~interp.directions.Direction` (not
-    serialised in the JSON; the CLI saves them beside it).
+    serialised in the JSON; the CLI saves them beside it). ``engine``: keywords for
+    :func:`interp.engine.run_sweep` in the causal sweep (``run``, ``engine``, ``ray_address``, …).
     """
     cfg = replace(config or CompareConfig(), **overrides).validate()
     t0 = time.time()
@@ -410,7 +412,7 @@ def compare(model, sites: Sequence[str] | None = None, *, config: CompareConfig 
         if not zero_shot and "hook_c" in sites:
             site_c = "hook_c"
         causal = _causal(model, site_c, vecs[primary][site_c], extra[primary][site_c], cfg, zero_shot,
-                         progress, train_for_probe=(train, F.get("train"), dev, F["dev"]))
+                         progress, train_for_probe=(train, F.get("train"), dev, F["dev"]), engine=engine)
         timing["causal_s"] = time.time() - t
     timing["total_s"] = time.time() - t0
 
@@ -467,12 +469,11 @@ def _interchange_all(model, site: str, vecs: dict[str, np.ndarray], cfg: Compare
     R = random_directions(model.sites()[site], n_rand, seed=cfg.seed + 99)
     for j in range(n_rand):
         todo[f"random#{j}"] = R[j]
+    sweep = [Condition(name, [ActivationPatch(site, c_acts[site], basis=basis, where=where)]) for name, basis in todo.items()]
+    patched = run_sweep(model, corrupt, sweep, LogitDiff(pos_id, neg_id), batch_size=len(corrupt), progress=False).scores
     rnd = []
-    for name, basis in todo.items():
-        patch = ActivationPatch(site, c_acts[site], basis=basis, where=where)
-        logits, _ = model.run(corrupt, interventions=[patch.bind(corrupt, model)])
-        s = (logits[:, pos_id] - logits[:, neg_id]).float().numpy()
-        val = denoising(s_clean, s_corrupt, s)
+    for name in todo:
+        val = denoising(s_clean, s_corrupt, patched[name])
         if name.startswith("random#"):
             rnd.append(val)
         else:
@@ -485,7 +486,7 @@ def _interchange_all(model, site: str, vecs: dict[str, np.ndarray], cfg: Compare
 
 
 def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: CompareConfig, zero_shot: bool,
-            progress: bool, train_for_probe) -> dict:
+            progress: bool, train_for_probe, engine: dict | None = None) -> dict:
     d = model.sites()[site]
     selectors = [P.get(p, allow_empty=True) for p in cfg.positions]
     rng = np.random.default_rng(cfg.seed)
@@ -533,13 +534,8 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
     if zero_shot:
         dev_scores = task.evaluate(model, dev.texts, progress="dev baseline" if progress else False)["baseline"]
         threshold = metrics.fit_threshold(dev_scores, dev.labels)
-        pos_id, neg_id = task.answer_ids(model)
         everything = model.tokenize(task.format(test.texts))
-
-        def score(b, ivs):
-            logits, _ = model.run(b, interventions=[iv.bind(b, model) for iv in ivs])
-            return (logits[:, pos_id] - logits[:, neg_id]).float().cpu().numpy()
-
+        reader = task.reader(model)
         behaviour = (f"SST zero-shot, prompt {task.template!r} -> {task.positive!r}/{task.negative!r}, "
                      "logit difference with the dev-fitted threshold")
         probe_info = None
@@ -553,31 +549,19 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
         dev_scores = (Fdev["last"][site] @ w).numpy()
         threshold = metrics.fit_threshold(dev_scores, dev.labels)
         everything = model.tokenize(test.texts)
-
-        def score(b, ivs):
-            fs = model.final_state(b, interventions=[iv.bind(b, model) for iv in ivs], site=site)
-            return (fs.float().cpu() @ w).numpy()
-
+        reader = ProbeScore(site, w)
         behaviour = (f"L2 probe (C={probe.C_:g}) on the final {site} (SST train, {len(train)} sentences), "
                      "dev-fitted threshold; ablations in the state at every step they select")
         probe_info = {"C": probe.C_, "site": site, "n_train": len(train)}
 
     # A condition only runs on the sentences its selector touches: elsewhere the ablation is the
     # identity, so the score is the baseline's (commas: about half of SST).
-    lengths = everything.lengths.numpy()
     touched_rows = {sel.name: np.flatnonzero(sel.counts(everything).numpy() > 0) for sel in selectors}
-    plan = [("baseline", np.arange(len(test)))] + [(name, touched_rows[meta[name]["positions"]])
-                                                  for name in conditions if name != "baseline"]
-    scores: dict[str, np.ndarray] = {}
-    total = sum(int(lengths[rows].sum()) for _, rows in plan)
-    with tqdm(total=total, unit="tok", unit_scale=True, desc="causal sweep", disable=not progress, leave=False) as bar:
-        for name, rows in plan:
-            out = scores["baseline"].copy() if name != "baseline" else np.full(len(test), np.nan)
-            for idx in batches(len(rows), lengths[rows].tolist(), cfg.batch_size):
-                b = everything.select(rows[idx])
-                out[b.ids.numpy()] = score(b, conditions[name])
-                bar.update(int(lengths[rows[idx]].sum()))
-            scores[name] = out
+    sweep = [Condition(name, ivs, rows=None if name == "baseline" else touched_rows[meta[name]["positions"]])
+             for name, ivs in conditions.items()]
+    scores = run_sweep(model, everything, sweep, reader, batch_size=cfg.batch_size,
+                       progress="causal sweep" if progress else False, **(engine or {})).scores
+    plan = {c.name: (np.arange(len(test)) if c.rows is None else c.rows) for c in sweep}
     commas = P.Commas(allow_empty=True)
     comma_counts = commas.counts(everything).numpy()
     correct = {k: (metrics.predictions(v, threshold) == labels).astype(int) for k, v in scores.items()}
@@ -595,7 +579,7 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
              "tigges_accuracy": float(correct[name][subset].mean()) if len(subset) else float("nan"),
              "tigges_removed": sub[0], "tigges_removed_ci": [sub[1], sub[2]],
              "positions_touched": touched, "examples_touched": ivs[0].examples_touched if ivs else 0,
-             "examples_run": int(len(dict(plan)[name])),
+             "examples_run": int(len(plan[name])),
              "mean_score": float(np.mean(scores[name]))}
         if meta[name]["what"] in ("random", "random_units"):
             k = cfg.n_random

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .engine import Condition, LogitDiff, ProbeScore, reads_of, run_sweep
 from .interventions import ActivationPatch, orthonormal_basis, patch_subspace
 from .model import Batch, check_site
 from .positions import Positions
@@ -48,48 +49,11 @@ __all__ = [
 # ------------------------------------------------------------------------------------- scores
 
 
-@dataclass
-class LogitDiff:
-    """Score = logit(positive answer) − logit(negative answer) at the last real token."""
-
-    positive_id: int
-    negative_id: int
-    positive: str = ""
-    negative: str = ""
-    read: tuple = ()
-
-    @classmethod
-    def from_words(cls, model, positive: str = " good", negative: str = " bad") -> "LogitDiff":
-        return cls(model.single_token(positive), model.single_token(negative), positive, negative)
-
-    def __call__(self, batch: Batch, logits: torch.Tensor, acts: dict) -> torch.Tensor:
-        return (logits[:, self.positive_id] - logits[:, self.negative_id]).float().cpu()
-
-
-@dataclass
-class ProbeScore:
-    """Score = a linear probe's decision value ``w · x + b`` on the state read at ``site`` after the
-    last real token (the mLSTM's final ``c`` or ``h``)."""
-
-    site: str
-    weight: torch.Tensor
-    bias: float = 0.0
-
-    @property
-    def read(self) -> tuple:
-        return (self.site,)
-
-    def __call__(self, batch: Batch, logits: torch.Tensor, acts: dict) -> torch.Tensor:
-        a = acts[self.site]
-        final = a[torch.arange(len(batch), device=a.device), batch.last.to(a.device)].float().cpu()
-        return final @ self.weight.float() + float(self.bias)
-
-
+# The scores are the engine's readers (one definition, shared by every sweep).
 Score = Callable[[Batch, torch.Tensor, dict], torch.Tensor]
 
 
-def _reads(score) -> list[str]:
-    return list(getattr(score, "read", ()) or ())
+_reads = reads_of
 
 
 # ------------------------------------------------------------------------------------ metric
@@ -167,7 +131,7 @@ def _column_masks(clean: Batch, columns) -> tuple[list[str], list[torch.Tensor]]
 
 def patch_sweep(model, clean: Batch, corrupt: Batch, sites: Sequence[str], score: Score, *,
                 columns="each", basis=None, max_rows: int = 256, progress: bool | str = True,
-                skip_identical: bool = True) -> PatchGrid:
+                skip_identical: bool = True, **engine) -> PatchGrid:
     """Patch clean activations into the corrupted run at each (site, column) and score it.
 
     ``columns``: ``"each"`` (one column per token position; the pairs should share their
@@ -175,7 +139,8 @@ def patch_sweep(model, clean: Batch, corrupt: Batch, sites: Sequence[str], score
     (evaluated on the clean batch; pairs of equal length), or ``{name: (B, T) mask}``.
     ``basis``: ``None`` patches whole activations; a (k, d) tensor (or a ``{site: tensor}`` dict)
     patches only the projection on its span (k = 0: nothing). Clean activations are read once;
-    the patched runs of several columns go in one batch of at most ``max_rows`` rows.
+    the patched runs of several columns go in one batch of at most ``max_rows`` rows (stacked
+    by :func:`interp.engine.run_sweep`, which also starts each patch at its layer).
     """
     t0 = time.time()
     if clean.mask.shape != corrupt.mask.shape or not torch.equal(clean.mask, corrupt.mask):
@@ -193,12 +158,10 @@ def patch_sweep(model, clean: Batch, corrupt: Batch, sites: Sequence[str], score
     patched = np.tile(s_corrupt, (S, C, 1)).astype(float)
     exact = np.zeros((S, C), dtype=bool)
     touched = np.zeros((S, C), dtype=int)
-    per_chunk = max(1, max_rows // N)
-    label = progress if isinstance(progress, str) else "patching"
-    for si, site in enumerate(tqdm(sites, desc=label, disable=not progress)):
+    conditions, where_of = [], {}
+    for si, site in enumerate(sites):
         b = basis.get(site) if isinstance(basis, dict) else basis
         b = None if b is None else orthonormal_basis(b, widths[site])
-        todo = []
         for ci, m in enumerate(masks):
             touched[si, ci] = int(m.sum())
             if not m.any():
@@ -207,18 +170,15 @@ def patch_sweep(model, clean: Batch, corrupt: Batch, sites: Sequence[str], score
             if (skip_identical and same) or (b is not None and b.shape[0] == 0):
                 exact[si, ci] = True
                 continue
-            todo.append(ci)
-        for start in range(0, len(todo), per_chunk):
-            chunk = todo[start : start + per_chunk]
-            rows = torch.arange(N).repeat(len(chunk))
-            tiled = corrupt.select(rows)
-            where = torch.cat([masks[ci] for ci in chunk])
-            src = clean_acts[site].repeat(len(chunk), 1, 1)
-            patch = ActivationPatch(site, src, basis=b, where=where)
-            logits, acts = model.run(tiled, interventions=[patch.bind(tiled, model)], read=reads)
-            s = score(tiled, logits, acts).numpy().reshape(len(chunk), N)
-            for j, ci in enumerate(chunk):
-                patched[si, ci] = s[j]
+            name = f"{site}|{ci}"
+            conditions.append(Condition(name, [ActivationPatch(site, clean_acts[site], basis=b, where=m)]))
+            where_of[name] = (si, ci)
+    if conditions:
+        label = progress if isinstance(progress, str) else "patching"
+        out = run_sweep(model, corrupt, conditions, score, batch_size=N, max_rows=max(max_rows, N),
+                        group_size=max(1, max_rows // N) * 4, progress=label if progress else False, **engine)
+        for name, (si, ci) in where_of.items():
+            patched[si, ci] = out.scores[name]
     values = np.array([[denoising(s_clean, s_corrupt, patched[si, ci]) for ci in range(C)] for si in range(S)])
     values[touched == 0] = np.nan
     desc = "whole" if basis is None else ("subspace" if not isinstance(basis, dict) else "direction per site")

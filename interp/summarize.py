@@ -93,21 +93,15 @@ def reference_pass(model, batches: Sequence[Batch], sites: Sequence[str], select
     return Reference(means, out_pools, counts, n)
 
 
-def evaluate_conditions(model, batches: Sequence[Batch], conditions: dict[str, list], score, *,
-                        progress: bool | str = True) -> dict[str, np.ndarray]:
-    """Score of every example under every condition (a list of interventions with ``bind``)."""
-    n = sum(len(b) for b in batches)
-    out = {name: np.full(n, np.nan) for name in conditions}
-    reads = list(getattr(score, "read", ()) or ())
-    total = sum(int(b.mask.sum()) for b in batches) * len(conditions)
-    desc = progress if isinstance(progress, str) else "conditions"
-    with tqdm(total=total, unit="tok", unit_scale=True, desc=desc, disable=not progress) as bar:
-        for b in batches:
-            for name, ivs in conditions.items():
-                logits, acts = model.run(b, interventions=[iv.bind(b, model) for iv in ivs], read=reads)
-                out[name][b.ids.numpy()] = score(b, logits, acts).numpy()
-                bar.update(int(b.mask.sum()))
-    return out
+def evaluate_conditions(model, batches: Sequence[Batch], conditions, score, *,
+                        progress: bool | str = True, **engine) -> dict[str, np.ndarray]:
+    """Score of every example under every condition, through :func:`interp.engine.run_sweep`."""
+    from .engine import merge_batches, run_sweep
+
+    bs = max(len(b) for b in batches)
+    return run_sweep(model, merge_batches(list(batches)), conditions, score, batch_size=bs,
+                     progress=progress if isinstance(progress, str) else ("conditions" if progress else False),
+                     **engine).scores
 
 
 def ablations(site: str, vector: torch.Tensor, bank: torch.Tensor, sel: P.Positions, mode: str, what: str,

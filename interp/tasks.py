@@ -56,35 +56,44 @@ class SSTZeroShot:
         everything = model.tokenize(self.format(texts))
         return [everything.select(idx) for idx in batches(len(everything), everything.lengths.tolist(), self.batch_size)]
 
+    def reader(self, model):
+        """The per-example number this task reads: the logit difference of its two answers."""
+        from .engine import LogitDiff
+
+        pos_id, neg_id = self.answer_ids(model)
+        return LogitDiff(pos_id, neg_id, self.positive, self.negative)
+
     def evaluate(
         self,
         model,
         texts: Sequence[str] | None = None,
-        conditions: dict[str, Sequence] | None = None,
+        conditions=None,
         *,
         batches_: list[Batch] | None = None,
         progress: bool | str = True,
+        **engine,
     ) -> dict[str, np.ndarray]:
         """Logit difference (positive − negative) per text, for each named condition.
 
-        ``conditions`` maps a name to a list of interventions (objects with ``bind(batch, model)``);
-        ``{"baseline": []}`` by default. All conditions run on the same batches.
+        ``conditions``: :class:`~interp.engine.Condition` objects or a mapping of names to lists
+        of interventions (objects with ``bind(batch, model)``); ``{"baseline": []}`` by default.
+        Runs through :func:`interp.engine.run_sweep` (``engine`` keywords: ``run``, ``engine``,
+        ``prefix_reuse``, …); its stats are kept in ``self.last_stats``.
         """
-        pos_id, neg_id = self.answer_ids(model)
+        from .engine import merge_batches, run_sweep
+
         conditions = conditions if conditions is not None else {"baseline": []}
-        bs = batches_ if batches_ is not None else self.make_batches(model, texts)
-        n = sum(len(b) for b in bs)
-        out = {name: np.full(n, np.nan) for name in conditions}
-        total = sum(int(b.mask.sum()) for b in bs) * len(conditions)
-        desc = progress if isinstance(progress, str) else "SST zero-shot"
-        with tqdm(total=total, unit="tok", desc=desc, disable=not progress, unit_scale=True) as bar:
-            for b in bs:
-                for name, ivs in conditions.items():
-                    logits, _ = model.run(b, interventions=[iv.bind(b, model) for iv in ivs])
-                    ld = (logits[:, pos_id] - logits[:, neg_id]).float().cpu().numpy()
-                    out[name][b.ids.numpy()] = ld
-                    bar.update(int(b.mask.sum()))
-        return out
+        if batches_ is not None:
+            examples = merge_batches(batches_)
+        else:
+            if texts is None or isinstance(texts, (str, bytes)):
+                raise TypeError("evaluate takes a list of texts (or batches_=), not one string")
+            examples = model.tokenize(self.format(texts))
+        out = run_sweep(model, examples, conditions, self.reader(model), batch_size=self.batch_size,
+                        progress=progress if isinstance(progress, str) else ("SST zero-shot" if progress else False),
+                        **engine)
+        self.last_stats = out.stats
+        return out.scores
 
 
 # Words from Tigges et al. (2023)-style toy reviews; filtered to single tokens per tokenizer and

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -23,6 +25,54 @@ import torch
 from .model import Batch, InterventionFn, UnknownSiteError, check_site
 
 log = logging.getLogger(__name__)
+
+_LAYER = re.compile(r"^blocks\.(\d+)\.")
+
+
+@dataclass
+class Prefix:
+    """The un-intervened output of layer ``layer − 1`` for one batch (what layer ``layer`` reads)."""
+
+    layer: int
+    output: object  # what the HF decoder layer returned: a tensor or a tuple of them
+
+    def tile(self, k: int) -> "Prefix":
+        """The same prefix for a batch stacked ``k`` times (rows repeated block by block)."""
+        def rep(o):
+            if isinstance(o, torch.Tensor):
+                return o.repeat(k, *([1] * (o.ndim - 1)))
+            if isinstance(o, tuple):
+                return tuple(rep(x) for x in o)
+            return o
+        return Prefix(self.layer, rep(self.output))
+
+
+class _Replay(torch.nn.Module):
+    """Stands in for a skipped decoder layer: returns the recorded output, whatever it is given."""
+
+    def __init__(self, output):
+        super().__init__()
+        self.output = output
+
+    def forward(self, *args, **kwargs):
+        return self.output
+
+
+@contextlib.contextmanager
+def _replaying(blocks, start):
+    """Swap the layers before ``start.layer`` for replays of the recorded prefix; restore them after."""
+    if start is None:
+        yield
+        return
+    saved = [blocks[i] for i in range(start.layer)]
+    try:
+        for i in range(start.layer):
+            blocks[i] = _Replay(start.output)
+        yield
+    finally:
+        for i, m in enumerate(saved):
+            blocks[i] = m
+
 
 SITE_SUFFIXES = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out")
 
@@ -159,12 +209,11 @@ class TransformerModel:
 
         return hook
 
-    def run(self, batch: Batch, interventions=(), read: Sequence[str] = ()):
+    def _hooks_for(self, batch: Batch, interventions, read, store: dict) -> list:
         fwd_hooks = []
         for site, where, fn in interventions:
             check_site(self, site)
             fwd_hooks.append((site, self._hook(site, where, fn, batch)))
-        store: dict[str, torch.Tensor] = {}
         for site in read:
             check_site(self, site)
 
@@ -173,16 +222,70 @@ class TransformerModel:
                 return act
 
             fwd_hooks.append((site, reader))
+        return fwd_hooks
+
+    def _forward(self, batch: Batch, fwd_hooks, start: "Prefix | None" = None, capture: Sequence[int] = ()):
         tokens = batch.tokens.to(self.device)
         mask = batch.mask.to(self.device)
-        with torch.inference_mode(), self.bridge.hooks(fwd_hooks=fwd_hooks):
-            kwargs = {"attention_mask": mask.long()} if self.use_attention_mask else {}
-            hidden = self._decoder(input_ids=tokens, **kwargs).last_hidden_state
-            last = hidden[torch.arange(len(batch), device=hidden.device), batch.last.to(hidden.device)]
-            logits = self._unembed(last)
-            if self._softcap:
-                logits = torch.tanh(logits / self._softcap) * self._softcap
+        kept: dict[int, object] = {}
+        handles = []
+        blocks = self._blocks()
+        for L in capture:
+            def keep(module, args, output, _L=L):
+                kept[_L] = output
+            handles.append(blocks[L - 1].register_forward_hook(keep))
+        try:
+            with torch.inference_mode(), self.bridge.hooks(fwd_hooks=fwd_hooks), _replaying(blocks, start):
+                kwargs = {"attention_mask": mask.long()} if self.use_attention_mask else {}
+                hidden = self._decoder(input_ids=tokens, **kwargs).last_hidden_state
+                last = hidden[torch.arange(len(batch), device=hidden.device), batch.last.to(hidden.device)]
+                logits = self._unembed(last)
+                if self._softcap:
+                    logits = torch.tanh(logits / self._softcap) * self._softcap
+        finally:
+            for h in handles:
+                h.remove()
+        return logits, {L: Prefix(L, kept[L]) for L in capture}
+
+    def run(self, batch: Batch, interventions=(), read: Sequence[str] = (), *, start: "Prefix | None" = None):
+        """The protocol's run. ``start``: a :class:`Prefix` of this batch from :meth:`capture`; the
+        layers before ``start.layer`` are not run, their output is replayed (no intervention or
+        read may sit there)."""
+        store: dict[str, torch.Tensor] = {}
+        fwd_hooks = self._hooks_for(batch, interventions, read, store)
+        if start is not None:
+            early = [s for s, _, _ in interventions if (self.layer_of(s) or 0) < start.layer]
+            early += [s for s in read if (self.layer_of(s) or 0) < start.layer]
+            if early:
+                raise ValueError(f"cannot start at layer {start.layer}: {early[0]} sits before it")
+        logits, _ = self._forward(batch, fwd_hooks, start=start)
         return logits, store
+
+    def capture(self, batch: Batch, layers: Sequence[int], read: Sequence[str] = ()):
+        """An un-intervened run that also keeps, for each ``L`` in ``layers`` (1..n_layers−1), the
+        output of layer ``L − 1``: the :class:`Prefix` from which :meth:`run` can start at ``L``.
+        Returns (logits, {site: activation}, {L: Prefix})."""
+        for L in layers:
+            if not 1 <= L < self.n_layers:
+                raise ValueError(f"a prefix ends before layer 1..{self.n_layers - 1}, not {L}")
+        store: dict[str, torch.Tensor] = {}
+        fwd_hooks = self._hooks_for(batch, (), read, store)
+        logits, prefixes = self._forward(batch, fwd_hooks, capture=list(layers))
+        return logits, store, prefixes
+
+    def layer_of(self, site: str) -> int | None:
+        """The layer index a site belongs to (``blocks.L.…``), None for sites outside the blocks."""
+        m = _LAYER.match(site)
+        return int(m.group(1)) if m else None
+
+    def _blocks(self):
+        blocks = getattr(self, "_block_list", None)
+        if blocks is None:
+            lists = [m for m in self._decoder.children() if isinstance(m, torch.nn.ModuleList) and len(m) == self.n_layers]
+            if len(lists) != 1:
+                raise RuntimeError(f"cannot find the decoder's list of {self.n_layers} layers")
+            blocks = self._block_list = lists[0]
+        return blocks
 
     def full_logits(self, batch: Batch) -> torch.Tensor:
         """Logits at every position through the bridge's own forward (for checks and tests)."""
@@ -200,4 +303,4 @@ class TransformerModel:
         return f"TransformerModel({self.name!r}, layers={self.n_layers}, d_model={self.d_model})"
 
 
-__all__ = ["TransformerModel", "UnknownSiteError"]
+__all__ = ["TransformerModel", "Prefix", "UnknownSiteError"]
