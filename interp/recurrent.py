@@ -50,7 +50,9 @@ class MLSTMModel:
 
     @classmethod
     def load(cls, path: str | Path, **kw) -> "MLSTMModel":
-        return cls(MLSTM.load(path, **kw), name=Path(path).with_suffix("").name)
+        model = cls(MLSTM.load(path, **kw), name=Path(path).with_suffix("").name)
+        model.load_spec = {"kind": "mlstm", "path": str(path), **kw}
+        return model
 
     @property
     def device(self) -> torch.device:

@@ -120,7 +120,11 @@ class TransformerModel:
 
         bridge = zoo.boot(name_or_path, device=device, dtype=dtype, compatibility_mode=compatibility_mode)
         bridge.eval()
-        return cls(bridge, name=str(name_or_path), **kw)
+        model = cls(bridge, name=str(name_or_path), **kw)
+        # how another process (a Ray worker) loads the same model: interp.distributed.load_model
+        model.load_spec = {"kind": "transformer", "name_or_path": str(name_or_path), "device": str(device),
+                           "dtype": str(dtype).replace("torch.", ""), "compatibility_mode": compatibility_mode, **kw}
+        return model
 
     @property
     def device(self) -> torch.device:
