@@ -31,18 +31,20 @@ def set_projection(act: torch.Tensor, where: torch.Tensor, u: torch.Tensor, targ
     """
     if u.shape[-1] != act.shape[-1]:
         raise ValueError(f"direction width {u.shape[-1]} does not match activation width {act.shape[-1]}")
-    u = u.to(act.dtype).to(act.device)
+    # the arithmetic is float32 whatever the model's dtype (a no-op for float32 activations)
+    a = act.float()
+    u = u.to(device=act.device, dtype=torch.float32)
     lead = act.ndim - 1
     if u.ndim == 2:  # per example: (B, d) -> (B, 1, ..., d)
         u = u.reshape(u.shape[0], *([1] * (lead - 1)), u.shape[1])
-    proj = (act * u).sum(-1, keepdim=True)
-    target = torch.as_tensor(target, dtype=act.dtype, device=act.device)
+    proj = (a * u).sum(-1, keepdim=True)
+    target = torch.as_tensor(target, device=act.device).float()
     if target.ndim == 1:  # one target per example
         target = target.reshape(target.shape[0], *([1] * lead))
     elif target.ndim == lead:  # one target per entry of ``where``
         target = target.unsqueeze(-1)
-    new = act + (target - proj) * u
-    return torch.where(where.unsqueeze(-1), new, act)
+    new = a + (target - proj) * u
+    return torch.where(where.unsqueeze(-1), new.to(act.dtype), act)
 
 
 def direction_bank(directions) -> torch.Tensor:
@@ -180,8 +182,9 @@ def patch_subspace(corrupt: torch.Tensor, clean: torch.Tensor, basis: torch.Tens
         return clean
     if basis.shape[0] == 0:
         return corrupt
-    b = basis.to(corrupt.device, corrupt.dtype)
-    return corrupt + ((clean - corrupt) @ b.T) @ b
+    b = basis.to(corrupt.device, torch.float32)
+    c = corrupt.float()
+    return (c + ((clean.float() - c) @ b.T) @ b).to(corrupt.dtype)
 
 
 def _per_example(directions: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -273,10 +276,10 @@ class ResampleAblation(_Counting):
                 last = (self._lengths[self._perm] - 1).to(act.device)
                 cols = torch.minimum(torch.arange(T, device=act.device)[None, :], last[:, None])
                 donor = donor.gather(1, cols.unsqueeze(-1).expand(-1, -1, act.shape[-1]))
-            uu = u.to(act.device, act.dtype)
+            uu = u.to(act.device, torch.float32)
             if uu.ndim == 2:
                 uu = uu.reshape(uu.shape[0], *([1] * (act.ndim - 2)), uu.shape[1])
-            target = (donor * uu).sum(-1)
+            target = (donor.float() * uu).sum(-1)
         self.touched += int(where.sum())
         return set_projection(act, where, u, target)
 

@@ -107,23 +107,33 @@ class TransformerModel:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, name_or_path: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32,
-             compatibility_mode: bool = False, **kw) -> "TransformerModel":
+    def load(cls, name_or_path: str, *, device: str = "cpu", dtype: torch.dtype | str = torch.float32,
+             compatibility_mode: bool = False, device_map: str | None = None, **kw) -> "TransformerModel":
         """Boot through :func:`interp.zoo.boot`.
 
         ``compatibility_mode=False`` (default) keeps the bridge's own attention path, which on
         SmolLM2 ran about 1.7x faster here than compatibility mode; the residual, MLP and
         attention-output sites exist either way and logits are identical. Ask for it when you need
         per-head hooks (``attn.hook_z``, ``attn.hook_pattern``).
+
+        ``device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N``; ``dtype``: a torch dtype or its name
+        (float32, bfloat16, float16); ``device_map="auto"`` spreads a model larger than one GPU
+        over every visible GPU (see :mod:`interp.devices`).
         """
         from . import zoo
+        from .devices import check_device_map, parse_dtype, resolve_device
 
-        bridge = zoo.boot(name_or_path, device=device, dtype=dtype, compatibility_mode=compatibility_mode)
+        device = resolve_device(str(device))
+        dtype = parse_dtype(dtype) if isinstance(dtype, str) else dtype
+        device_map = check_device_map(device_map, device)
+        bridge = zoo.boot(name_or_path, device=device, dtype=dtype, compatibility_mode=compatibility_mode,
+                          device_map=device_map)
         bridge.eval()
         model = cls(bridge, name=str(name_or_path), **kw)
         # how another process (a Ray worker) loads the same model: interp.distributed.load_model
         model.load_spec = {"kind": "transformer", "name_or_path": str(name_or_path), "device": str(device),
-                           "dtype": str(dtype).replace("torch.", ""), "compatibility_mode": compatibility_mode, **kw}
+                           "dtype": str(dtype).replace("torch.", ""), "compatibility_mode": compatibility_mode,
+                           "device_map": device_map, **kw}
         return model
 
     @property
@@ -209,7 +219,8 @@ class TransformerModel:
         def hook(act, hook=None):
             if act.shape[:2] != where_full.shape:
                 raise RuntimeError(f"site {site} gave activation {tuple(act.shape)}, expected (batch, seq, d)")
-            return fn(act, where_full, batch)
+            # with a device map the layers live on several GPUs: the mask follows the activation
+            return fn(act, where_full if where_full.device == act.device else where_full.to(act.device), batch)
 
         return hook
 

@@ -342,6 +342,7 @@ def boot(
     fold_ln: bool = False,
     center: bool = False,
     compatibility_mode: bool = True,
+    device_map=None,
 ):
     """Resolve a model name and boot it as a TransformerLens ``TransformerBridge``.
 
@@ -368,7 +369,10 @@ def boot(
 
     if dtype is None:
         dtype = torch.float32
-    bridge = TransformerBridge.boot_transformers(target, device=device, dtype=dtype)
+    if device_map is not None:  # accelerate places the layers; the bridge must not move them again
+        bridge = TransformerBridge.boot_transformers(target, dtype=dtype, device_map=device_map)
+    else:
+        bridge = TransformerBridge.boot_transformers(target, device=device, dtype=dtype)
     _fix_bridge_cfg(bridge)
     if compatibility_mode:
         if fold_ln or center:

@@ -287,3 +287,49 @@ def test_ray_needs_a_loadable_model():
 
     with pytest.raises(ValueError, match="not loaded from a name or path"):
         model_spec(MLSTMModel(MLSTM(d_hidden=8, seed=0)))
+
+
+# ------------------------------------------------------------------------- device and dtype
+
+
+def test_dtype_reaches_the_model_and_projections_stay_float32(tiny_model_dir):
+    from interp.transformer import TransformerModel
+
+    half = TransformerModel.load(str(tiny_model_dir), dtype="bfloat16")
+    assert next(half.bridge.original_model.parameters()).dtype == torch.bfloat16
+    assert half.load_spec["dtype"] == "bfloat16"
+    full = TransformerModel.load(str(tiny_model_dir))
+    ex = full.tokenize(TEXTS[:8])
+    conds = sst_like_conditions(full)
+    a = run_sweep(full, ex, conds, LogitDiff(5, 7), batch_size=8, progress=False)
+    b = run_sweep(half, half.tokenize(TEXTS[:8]), sst_like_conditions(half), LogitDiff(5, 7), batch_size=8, progress=False)
+    for k in a.scores:
+        assert b[k].dtype == np.float64 or b[k].dtype == np.float32
+        assert np.corrcoef(a[k], b[k])[0, 1] > 0.95  # bf16 rounding, same behaviour
+
+
+def test_set_projection_computes_in_float32():
+    from interp.interventions import set_projection
+
+    act = (torch.randn(2, 3, 16) * 100).to(torch.bfloat16)
+    u = torch.nn.functional.normalize(torch.randn(16), dim=0)
+    out = set_projection(act, torch.ones(2, 3, dtype=torch.bool), u, 0.0)
+    assert out.dtype == torch.bfloat16
+    ref = act.float() - (act.float() @ u)[..., None] * u
+    assert torch.equal(out, ref.to(torch.bfloat16))
+
+
+def test_device_and_dtype_errors():
+    from interp.devices import check_device_map, parse_dtype, resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda:1")
+    with pytest.raises(ValueError, match="unknown dtype"):
+        parse_dtype("fp8")
+    with pytest.raises(ValueError, match="needs --device cuda"):
+        check_device_map("auto", "cpu")
