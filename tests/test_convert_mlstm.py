@@ -589,3 +589,32 @@ def test_checkpoints_without_a_preprocess_field_still_load_as_openai():
     model = MLSTM.load(st)
     assert model.cfg.preprocess == "openai"
     assert MLSTMModel(model).tokenize(["a &amp; b"]).tokens[0].tolist() == list(b"\n a & b ")
+
+
+@pytest.mark.slow
+def test_openai_full_size_converts_and_matches_their_graph(tmp_path):
+    """The published 4,096-unit layout end to end: the real small arrays with random large ones
+    (345 MB written, about 2.5 GB of memory at the peak, 35 s), one short text."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    have = {p.name for p in REAL.glob("*.npy")}
+    for spec in openai_layout():
+        if spec.key in have:
+            shutil.copy(REAL / spec.key, folder / spec.key)
+        else:  # weight norm makes the scale of 1-7 irrelevant; out/w (13) gets a trained model's scale
+            scale = 3 / np.sqrt(FULL) if spec.key == "13.npy" else 1.0
+            np.save(folder / spec.key, rng.standard_normal(spec.shape, dtype=np.float32) * np.float32(scale))
+    st = convert_openai(folder, tmp_path / "out")
+    params = openai_load_params(folder)
+    X = np.frombuffer(preprocess("Great fun!"), dtype=np.uint8).astype(np.int64)[None]
+    cs, hs, logits, _ = openai_model(params, X, np.zeros((2, 1, FULL)))
+    del params
+    model, our_logits, our_c, our_h = _ours(st, torch.from_numpy(X))
+    assert model.cfg.d_hidden == FULL and sum(p.numel() for p in model.parameters()) == 86_319_360
+    print("max |difference|: c %.2g, h %.2g, logits %.2g; max |c| %.3g" % (
+        np.abs(our_c[0] - cs[:, 0]).max(), np.abs(our_h[0] - hs[:, 0]).max(), np.abs(our_logits[0] - logits).max(),
+        np.abs(cs).max()))
+    np.testing.assert_allclose(our_c[0], cs[:, 0], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(our_h[0], hs[:, 0], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(our_logits[0], logits, atol=1e-5, rtol=0)
