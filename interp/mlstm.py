@@ -16,7 +16,8 @@ and time step ``t``::
 With ``weight_norm=True`` every one of ``W_mx, W_mh, W_x, W_h`` is stored as a direction
 ``V_*`` and a per-output-unit gain ``g_*``: ``W = g * V / ||V||`` with the norm taken over the
 input axis, as ``tf.nn.l2_normalize(w, 0) * g`` in OpenAI's code. The gate order (i, f, o, u)
-and the matrix layouts ((in, out)) follow that code too, so its weights map one to one.
+and the matrix layouts ((in, out)) follow that code too, so its weights map one to one
+(:mod:`interp.mlstm_convert` reads OpenAI's and NVIDIA's published checkpoints).
 
 Hook points
 -----------

@@ -442,7 +442,11 @@ def test_nvidia_every_state_and_logit_match_their_model(tmp_path, case):
     pytest.importorskip("unidecode")
     kw, form = NV_CASES[case]
     sd = nvidia_state_dict(**kw)
-    obj = {"nested": nested(sd), "flat": sd, "sd": {"sd": nested(sd), "epoch": 3}}[form]
+    import argparse
+
+    # "sd": as their finetune/transfer scripts save, with argparse args beside the weights
+    obj = {"nested": nested(sd), "flat": sd,
+           "sd": {"sd": nested(sd), "args": argparse.Namespace(emsize=64, nhid=D), "epoch": 3}}[form]
     ckpt = tmp_path / "mlstm.pt"
     torch.save(obj, ckpt)
     st = convert_nvidia(ckpt, tmp_path / "out")
