@@ -15,7 +15,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 app = typer.Typer(help="Is sentiment a neuron or a direction? Find, ablate and patch it.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-models_app = typer.Typer(help="Pretrained models that work offline: list, pull, verify.", no_args_is_help=True)
+models_app = typer.Typer(help="Pretrained models that work offline: list, pull, verify, convert-mlstm.",
+                         no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
 
@@ -130,6 +131,36 @@ def models_verify(name: str) -> None:
     typer.echo(zoo.verify(name))
 
 
+@models_app.command("convert-mlstm")
+def models_convert_mlstm(
+    src: Path = typer.Argument(..., help="openai: their model folder of 0.npy … 14.npy (or the repository root); "
+                               "nvidia: their checkpoint file (e.g. mlstm.pt)"),
+    out: Path = typer.Argument(..., help="folder to write model.safetensors and model.json into"),
+    fmt: str = typer.Option(..., "--format", help="openai (Radford et al.'s TensorFlow arrays) or nvidia "
+                            "(NVIDIA sentiment-discovery's PyTorch state dict)"),
+    force: bool = typer.Option(False, "--force", help="overwrite a model already in OUT"),
+) -> None:
+    """Convert OpenAI's or NVIDIA's published mLSTM into an interp mLSTM folder (weights + card)."""
+    from .mlstm import MissingDependencyError, check_preprocessing
+    from .mlstm_convert import FORMATS, LayoutError, convert
+
+    if fmt not in FORMATS:
+        _fail(f"unknown --format {fmt!r}: choose among {', '.join(FORMATS)}")
+    try:
+        st = convert(fmt, src, out, force=force)
+    except (LayoutError, FileNotFoundError, FileExistsError) as e:
+        _fail(str(e))
+    from .mlstm import MLSTM
+
+    cfg = MLSTM.load(st).cfg
+    typer.echo(f"wrote {st} and {st.with_suffix('.json')}: d_hidden={cfg.d_hidden}, d_embed={cfg.d_embed}, "
+               f"weight_norm={cfg.weight_norm}, preprocessing {cfg.preprocess!r}")
+    try:
+        check_preprocessing(cfg.preprocess)
+    except MissingDependencyError as e:
+        typer.secho(f"note: {e}", fg=typer.colors.YELLOW, err=True)
+
+
 @app.command("report")
 def report_cmd(results: list[Path], out: Path = typer.Option(Path("report.html")), title: str = "interp report") -> None:
     """Combine saved results (JSON) into one self-contained HTML report."""
@@ -159,9 +190,21 @@ def _load_mlstm(path: Path):
 
     st = _mlstm_checkpoint(path)
     try:
-        return MLSTM.load(st).eval(), st
+        model = MLSTM.load(st).eval()
     except (CheckpointMismatchError, FileNotFoundError, ValueError) as e:
         _fail(f"cannot load mLSTM checkpoint {st}: {e}")
+    _check_preprocessing(model.cfg.preprocess)
+    return model, st
+
+
+def _check_preprocessing(scheme: str) -> None:
+    """Fail now, not at the first text, when the model's preprocessing needs a missing package."""
+    from .mlstm import MissingDependencyError, check_preprocessing
+
+    try:
+        check_preprocessing(scheme)
+    except MissingDependencyError as e:
+        _fail(str(e))
 
 
 @app.command("train-mlstm")
@@ -402,6 +445,7 @@ def patch_cmd(
         if not p.exists():
             _fail(f"no mLSTM checkpoint at {p}")
         m = MLSTMModel.load(p)
+        _check_preprocessing(m.mlstm.cfg.preprocess)
         m.name = p.parent.name if p.name == "model.safetensors" else p.with_suffix("").name
         out = out or Path("runs") / f"patch-{m.name}"
         res = run_summarize_mlstm(m, scfg, command=_command(ctx), model_path=str(p))

@@ -16,7 +16,8 @@ and time step ``t``::
 With ``weight_norm=True`` every one of ``W_mx, W_mh, W_x, W_h`` is stored as a direction
 ``V_*`` and a per-output-unit gain ``g_*``: ``W = g * V / ||V||`` with the norm taken over the
 input axis, as ``tf.nn.l2_normalize(w, 0) * g`` in OpenAI's code. The gate order (i, f, o, u)
-and the matrix layouts ((in, out)) follow that code too, so its weights map one to one.
+and the matrix layouts ((in, out)) follow that code too, so its weights map one to one
+(:mod:`interp.mlstm_convert` reads OpenAI's and NVIDIA's published checkpoints).
 
 Hook points
 -----------
@@ -70,12 +71,18 @@ decoding, no HTML unescaping: it may be latin-1 or anything) and gets the same n
 strip / padding treatment. A ``str`` that cannot be UTF-8 encoded (lone surrogates) raises a
 :class:`ValueError` naming the position; an empty (or all-whitespace) text raises
 ``ValueError("empty text ...")``.
+
+A model names the preprocessing its weights were trained with in ``MLSTMConfig.preprocess``
+(``"openai"``, the default, or ``"nvidia"``: :func:`preprocess_nvidia`, NVIDIA
+sentiment-discovery's ``process_str``), and the readers that tokenize for a model
+(:class:`interp.recurrent.MLSTMModel`, :mod:`interp.probes`) pass it as ``scheme=``.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import asdict, dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -94,6 +101,10 @@ __all__ = [
     "CheckpointMismatchError",
     "checkpoint_file",
     "preprocess",
+    "preprocess_nvidia",
+    "check_preprocessing",
+    "PREPROCESSING",
+    "MissingDependencyError",
     "encode",
     "encode_batch",
     "decode",
@@ -123,16 +134,32 @@ State = tuple[Tensor, Tensor]  # (c, h), each (B, d_hidden)
 # --------------------------------------------------------------------------- text
 
 
-def preprocess(text: Union[str, bytes], front_pad: bytes = b"\n ", end_pad: bytes = b" ") -> bytes:
-    """OpenAI's preprocessing of one text, as bytes.
+#: The text preprocessing schemes a model may name in ``MLSTMConfig.preprocess``.
+PREPROCESSING: tuple[str, ...] = ("openai", "nvidia")
+
+
+class MissingDependencyError(ImportError):
+    """An optional package that a feature needs is not installed (the message says how to get it)."""
+
+
+def preprocess(
+    text: Union[str, bytes], front_pad: bytes = b"\n ", end_pad: bytes = b" ", *, scheme: str = "openai"
+) -> bytes:
+    """OpenAI's preprocessing of one text, as bytes (or NVIDIA's with ``scheme="nvidia"``:
+    :func:`preprocess_nvidia`).
 
     ``str``: ``html.unescape``, ``'\\n'`` -> ``' '``, ``strip()``, padded, UTF-8 encoded.
     ``bytes``/``bytearray``: taken as is (no decoding, no HTML unescaping), ``b'\\n'`` ->
     ``b' '``, stripped of ASCII whitespace, padded.
 
-    Raises ``ValueError`` for an empty or all-whitespace text, and for a ``str`` holding a
-    lone surrogate (not valid Unicode, so not UTF-8 encodable); ``TypeError`` for other types.
+    Raises ``ValueError`` for an empty or all-whitespace text, for a ``str`` holding a
+    lone surrogate (not valid Unicode, so not UTF-8 encodable) and for an unknown ``scheme``;
+    ``TypeError`` for other types.
     """
+    if scheme != "openai":
+        if scheme == "nvidia":
+            return preprocess_nvidia(text, front_pad, end_pad)
+        raise ValueError(f"unknown preprocessing {scheme!r}: choose among {', '.join(PREPROCESSING)}")
     if isinstance(text, (bytes, bytearray, memoryview)):
         body = bytes(text).replace(b"\n", b" ").strip()
     elif isinstance(text, str):
@@ -143,6 +170,50 @@ def preprocess(text: Union[str, bytes], front_pad: bytes = b"\n ", end_pad: byte
     if not body:
         raise ValueError("empty text (nothing left after stripping whitespace)")
     return front_pad + body + end_pad
+
+
+_MARKUP = re.compile("<.*?>")  # NVIDIA's HTML_CLEANER_REGEX
+
+
+def _unidecode():
+    try:
+        from unidecode import unidecode
+    except ImportError:
+        raise MissingDependencyError(
+            "NVIDIA's preprocessing transliterates Unicode with the 'unidecode' package, which is not "
+            "installed: pip install 'interp[nvidia]' (or pip install unidecode)"
+        ) from None
+    return unidecode
+
+
+def preprocess_nvidia(text: str, front_pad: bytes = b"\n ", end_pad: bytes = b" ") -> bytes:
+    """NVIDIA sentiment-discovery's ``process_str`` with its defaults, as bytes.
+
+    In their order: HTML tags (``<.*?>``) to spaces, ``unidecode`` (Unicode transliterated to
+    ASCII), ``html.unescape`` (after the transliteration, so an entity such as ``&eacute;``
+    still gives a non-ASCII character), whitespace runs collapsed to one space and stripped
+    (``" ".join(text.split())``), padded with ``'\\n '`` and ``' '``, UTF-8 encoded. (Their
+    ``limit_repeats=3`` discards the result of ``remove_repeats``, so it changes nothing; nor
+    does it here.) Needs the optional ``unidecode`` package (:class:`MissingDependencyError`
+    otherwise). ``str`` only (``TypeError`` for bytes: transliteration needs characters); an
+    empty text raises ``ValueError`` as :func:`preprocess` does.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"NVIDIA's preprocessing takes str (it transliterates characters), got "
+                        f"{type(text).__name__}; decode bytes first")
+    unidecode = _unidecode()
+    body_s = " ".join(html.unescape(unidecode(_MARKUP.sub(" ", text))).split())
+    if not body_s:
+        raise ValueError("empty text (nothing left after removing markup and whitespace)")
+    return front_pad + _utf8(body_s) + end_pad
+
+
+def check_preprocessing(scheme: str) -> None:
+    """Raise now, not at the first text, if ``scheme`` is unknown or its packages are missing."""
+    if scheme not in PREPROCESSING:
+        raise ValueError(f"unknown preprocessing {scheme!r}: choose among {', '.join(PREPROCESSING)}")
+    if scheme == "nvidia":
+        _unidecode()
 
 
 def _utf8(text: str) -> bytes:
@@ -157,15 +228,15 @@ def _utf8(text: str) -> bytes:
         ) from None
 
 
-def encode(text: Union[str, bytes], preprocess_text: bool = True) -> Tensor:
+def encode(text: Union[str, bytes], preprocess_text: bool = True, *, scheme: str = "openai") -> Tensor:
     """Bytes of ``text`` as a 1-D long tensor (the model's tokens).
 
-    ``preprocess_text=True`` applies :func:`preprocess` (OpenAI's padding and cleaning);
-    ``False`` encodes the text exactly (``str`` as UTF-8, ``bytes`` as is), still refusing an
-    empty text and lone surrogates.
+    ``preprocess_text=True`` applies :func:`preprocess` with ``scheme`` (default OpenAI's padding
+    and cleaning; a model's own is ``model.cfg.preprocess``); ``False`` encodes the text exactly
+    (``str`` as UTF-8, ``bytes`` as is), still refusing an empty text and lone surrogates.
     """
     if preprocess_text:
-        data = preprocess(text)
+        data = preprocess(text, scheme=scheme)
     elif isinstance(text, (bytes, bytearray, memoryview)):
         data = bytes(text)
     elif isinstance(text, str):
@@ -177,24 +248,28 @@ def encode(text: Union[str, bytes], preprocess_text: bool = True) -> Tensor:
     return torch.frombuffer(bytearray(data), dtype=torch.uint8).long()
 
 
-def encode_each(texts: Sequence[Union[str, bytes]], preprocess_text: bool = True) -> list[Tensor]:
+def encode_each(
+    texts: Sequence[Union[str, bytes]], preprocess_text: bool = True, *, scheme: str = "openai"
+) -> list[Tensor]:
     """:func:`encode` for every text; an error names the index of the text that failed."""
     if isinstance(texts, (str, bytes)):
         raise TypeError("expected a sequence of texts, not one text")
+    if preprocess_text:
+        check_preprocessing(scheme)
     seqs = []
     for i, t in enumerate(texts):
         try:
-            seqs.append(encode(t, preprocess_text))
+            seqs.append(encode(t, preprocess_text, scheme=scheme))
         except ValueError as e:
             raise ValueError(f"text {i}: {e}") from None
     return seqs
 
 
 def encode_batch(
-    texts: Sequence[Union[str, bytes]], preprocess_text: bool = True
+    texts: Sequence[Union[str, bytes]], preprocess_text: bool = True, *, scheme: str = "openai"
 ) -> tuple[Tensor, Tensor]:
     """Right-padded ``(tokens (B, T) long, mask (B, T) bool)`` for several texts (pad byte 0)."""
-    seqs = encode_each(texts, preprocess_text)
+    seqs = encode_each(texts, preprocess_text, scheme=scheme)
     if not seqs:
         raise ValueError("encode_batch got no texts")
     T = max(len(s) for s in seqs)
@@ -218,19 +293,25 @@ def decode(tokens: Union[Tensor, Sequence[int]]) -> str:
 
 @dataclass
 class MLSTMConfig:
-    """Shape and initialisation of an :class:`MLSTM`."""
+    """Shape and initialisation of an :class:`MLSTM`, and the text preprocessing its weights
+    expect (``preprocess``: one of :data:`PREPROCESSING`; cards written before it existed load
+    as ``"openai"``)."""
 
     vocab: int = 256
     d_embed: int = 64
     d_hidden: int = 256
     weight_norm: bool = False
     seed: int = 0
+    preprocess: str = "openai"
 
     def __post_init__(self) -> None:
         for name in ("vocab", "d_embed", "d_hidden"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"MLSTMConfig.{name} must be a positive int, got {v!r}")
+        if self.preprocess not in PREPROCESSING:
+            raise ValueError(f"MLSTMConfig.preprocess must be one of {', '.join(PREPROCESSING)}, got "
+                             f"{self.preprocess!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

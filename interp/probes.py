@@ -119,7 +119,7 @@ def extract_features(
     out = {w: np.empty((n, d), dtype=np.float32) for w in which}
     if n == 0:
         return out
-    seqs = encode_each(texts)
+    seqs = encode_each(texts, scheme=model.cfg.preprocess)
     lengths = np.array([len(s) for s in seqs])
     order = np.argsort(lengths, kind="stable")
     bar = None
@@ -205,7 +205,7 @@ def byte_trace(
         unit = int(unit)
     else:
         direction = _unit_vector(direction, d)
-    data = preprocess(text)
+    data = preprocess(text, scheme=model.cfg.preprocess)
     tokens = torch.frombuffer(bytearray(data), dtype=torch.uint8).long()[None]
     hook = f"hook_{site}"
     with torch.inference_mode():
@@ -770,7 +770,7 @@ def probe_report(
     ys = {s: np.asarray(lt.labels).astype(int) for s, lt in splits.items()}
     all_texts = [t for s in ("train", "dev", "test") for t in splits[s].texts]
     bounds = np.cumsum([0] + [len(splits[s]) for s in ("train", "dev", "test")])
-    n_bytes = sum(len(preprocess(t)) for t in all_texts)
+    n_bytes = sum(len(preprocess(t, scheme=model.cfg.preprocess)) for t in all_texts)
 
     def feats(m: MLSTM, label: str) -> dict[str, dict[str, np.ndarray]]:
         t0 = time.perf_counter()
@@ -829,7 +829,7 @@ def probe_report(
                   f"IMDB reviews, whole: {n_tr} train and {n_dev} dev (two disjoint balanced samples of IMDB train, "
                   f"whose text the language model read without labels), {n_te} test (IMDB test, never read).")
                  + f" Features: the state after "
-                 f"'\\n ' + text + ' ' (OpenAI's preprocessing; h_mean: h averaged over those bytes), {STANDARDISATION}. L1: liblinear, C in 2^-8…2^0 "
+                 f"'\\n ' + text + ' ' ({'NVIDIA' if model.cfg.preprocess == 'nvidia' else 'OpenAI'}'s preprocessing; h_mean: h averaged over those bytes), {STANDARDISATION}. L1: liblinear, C in 2^-8…2^0 "
                  f"chosen on dev accuracy, fitted on train. L2: liblinear, C in 2^-12…2^0 chosen on dev. Best single "
                  f"unit: the unit whose dev-fitted threshold (either sign) gives the best dev accuracy. Untrained: "
                  f"same architecture, random init from the config's seed. Bag of words: logistic regression, C "

@@ -4,7 +4,8 @@
 and readers written for transformers work unchanged: a site is a hook point (``hook_c``,
 ``hook_h``, gates), activations read from it come back (B, T, d), and an intervention given a
 (B, T) position mask is applied step by step, at step ``t`` to the rows where ``mask[:, t]`` is
-True. Tokens are bytes after OpenAI's preprocessing (``'\\n ' + text + ' '``); each byte's
+True. Tokens are bytes after the model's preprocessing (``cfg.preprocess``; OpenAI's by default,
+``'\\n ' + text + ' '``); each byte's
 *piece* is the character it completes (continuation bytes of a multi-byte character are
 empty), so ``Commas()`` finds commas here as it does in a BPE model.
 """
@@ -66,7 +67,7 @@ class MLSTMModel:
             raise TypeError("tokenize takes a list of texts, not one text")
         if len(texts) == 0:
             raise ValueError("no texts to tokenize")
-        seqs = encode_each(texts)
+        seqs = encode_each(texts, scheme=self.mlstm.cfg.preprocess)
         width = max(len(s) for s in seqs)
         tokens = torch.zeros(len(seqs), width, dtype=torch.long)
         mask = torch.zeros(len(seqs), width, dtype=torch.bool)
