@@ -216,14 +216,22 @@ def start_layer(model, condition: Condition, reads: Sequence[str]) -> int:
     return 0 if any(L is None for L in layers) else int(min(layers))
 
 
-def _check_prefix(model, batch: Batch, layer: int) -> tuple[bool, str]:
-    """Does replaying layer ``layer − 1``'s output give the full run's logits? Checked once per model."""
+def start_point(model, bound: Sequence[tuple], reads: Sequence[str], batch: Batch) -> int:
+    """Where a run of these bound interventions can start: the model's ``start_point`` (a layer
+    for transformers, a time step for the mLSTM), 0 when it has none."""
+    fn = getattr(model, "start_point", None)
+    return 0 if fn is None or not bound else int(fn(bound, reads, batch))
+
+
+def _check_prefix(model, batch: Batch, layer: int, reads: Sequence[str] = ()) -> tuple[bool, str]:
+    """Does starting from the prefix at ``layer`` (a layer, or a step for the mLSTM) give the full
+    run's logits? Checked once per model."""
     cache = getattr(model, "_prefix_checked", None)
     if cache is not None:
         return cache
     try:
-        full, _, prefixes = model.capture(batch, [layer])
-        replay, _ = model.run(batch, start=prefixes[layer])
+        full, _, prefixes = model.capture(batch, [layer], read=reads)
+        replay, _ = model.run(batch, start=prefixes[layer], read=reads)
         if torch.equal(full, replay):
             verdict = (True, "checked: equal to the full run")
         else:
@@ -321,83 +329,82 @@ def _run_shard(model, plan: _Plan, shard: int, groups: Sequence[int], stats: dic
     cell_of = {plan.conditions[i].key: cells[g] for g in groups for i in plan.groups[g]}
     pos_in_shard = {int(e): j for j, e in enumerate(idx_all)}
     use_prefix = plan.prefix_reuse and hasattr(model, "capture")
-    starts = {c.key: (start_layer(model, c, reads) if use_prefix else 0) for c in conds}
-    n_layers = model_layers(model)
 
     def put(c: Condition, ids: np.ndarray, values: np.ndarray) -> None:
         cell_of[c.key]["scores"][c.key][[pos_in_shard[int(e)] for e in ids]] = values
 
-    def forward(run_batch: Batch, ivs, start_from=None, layer: int = 0):
+    def forward(run_batch: Batch, ivs, start_from=None):
         kw = {} if start_from is None else {"start": start_from}
         logits, acts = model.run(run_batch, interventions=ivs, read=reads, **kw)
         stats["forwards"] += 1
-        stats["layer_tokens"] += int(run_batch.mask.sum()) * (n_layers - (layer if start_from is not None else 0))
+        stats["layer_tokens"] += _cost(model, run_batch, start_from)
         return reader(run_batch, logits, acts).numpy()
 
     for bidx in _batched(plan.examples, idx_all, plan.batch_size):
         batch = plan.examples.select(bidx) if len(bidx) < len(plan.examples) else plan.examples
         ids = batch.ids.numpy()
-        # group the conditions by (the rows of this batch they run on, their start layer, their
-        # sites): each group stacks into shared forwards
-        jobs: dict[tuple, list[Condition]] = {}
+        # the rows of this batch each condition runs on
+        by_rows: dict[tuple | None, list[Condition]] = {}
         for c in conds:
             local = None
             if c.rows is not None:
                 local = np.flatnonzero(np.isin(ids, c.rows))
                 if len(local) == len(batch):
                     local = None
-            jobs.setdefault((None if local is None else tuple(local.tolist()), starts[c.key], tuple(c.sites)), []).append(c)
+            by_rows.setdefault(None if local is None else tuple(local.tolist()), []).append(c)
         baseline = None
-        for rows_key in dict.fromkeys(k[0] for k in jobs):
+        for rows_key, cs in by_rows.items():
             if rows_key == ():  # no example of this batch can change: the baseline's scores below
                 continue
             sub = batch if rows_key is None else batch.select(list(rows_key))
-            layers = sorted({L for (rk, L, _) in jobs if rk == rows_key and L > 0})
+            # bind each condition to this sub-batch; group by (start point, sites): each group
+            # stacks into shared forwards
+            jobs: dict[tuple, list[tuple[Condition, list, list]]] = {}
+            for c in cs:
+                before = [_counters(iv) for iv in c.interventions]
+                bound = [iv.bind(sub, model) for iv in c.interventions]
+                start = start_point(model, bound, reads, sub) if use_prefix else 0
+                jobs.setdefault((start, tuple(c.sites)), []).append((c, bound, before))
+            starts = sorted({L for (L, _) in jobs if L > 0})
             prefixes: dict[int, Any] = {}
-            if layers:
-                ok, why = _check_prefix(model, sub, layers[-1])
+            if starts:
+                ok, why = _check_prefix(model, sub, starts[-1], reads)
                 stats["prefix_reuse"] = why if ok else f"off: {why}"
                 if ok:
-                    logits0, acts0, prefixes = model.capture(sub, layers, read=reads)
+                    logits0, acts0, prefixes = model.capture(sub, starts, read=reads)
                     stats["forwards"] += 1
-                    stats["layer_tokens"] += int(sub.mask.sum()) * n_layers
+                    stats["layer_tokens"] += _cost(model, sub, None)
                     if rows_key is None:
                         baseline = reader(sub, logits0, acts0).numpy()
-            for (rk, L, _), cs in jobs.items():
-                if rk != rows_key:
-                    continue
+            for (L, _), items in jobs.items():
                 if rows_key is None and baseline is not None:  # nothing to intervene on: the captured run
-                    for c in [c for c in cs if not c.interventions]:
+                    for c, _, _ in [it for it in items if not it[0].interventions]:
                         put(c, ids, baseline)
                         if bar is not None:
                             bar.update(int(sub.mask.sum()))
-                    cs = [c for c in cs if c.interventions]
-                per = max(1, plan.max_rows // len(sub))
-                for start in range(0, len(cs), per):
-                    chunk = cs[start : start + per]
-                    before = [[_counters(iv) for iv in c.interventions] for c in chunk]
+                    items = [it for it in items if it[0].interventions]
+                per = max(1, plan.max_rows // len(sub))  # max_rows 0: no stacking
+                for start in range(0, len(items), per):
+                    chunk = items[start : start + per]
                     if len(chunk) == 1:
-                        run_batch, ivs = sub, [iv.bind(sub, model) for iv in chunk[0].interventions]
+                        run_batch, ivs = sub, chunk[0][1]
                     else:
                         m = len(sub)
                         run_batch = sub.select(torch.arange(m).repeat(len(chunk)))
-                        ivs = []
-                        for j, c in enumerate(chunk):
-                            for iv in c.interventions:
-                                site, where, fn = iv.bind(sub, model)
-                                ivs.append((site, _stacked_where(where, sub, j * m, len(run_batch), run_batch.mask.shape[1]),
-                                            _Sliced(fn, j * m, (j + 1) * m, sub)))
+                        ivs = [(site, _stacked_where(where, sub, j * m, len(run_batch), run_batch.mask.shape[1]),
+                                _Sliced(fn, j * m, (j + 1) * m, sub))
+                               for j, (_, bound, _) in enumerate(chunk) for site, where, fn in bound]
                     p = prefixes.get(L) if L > 0 else None
                     if p is not None and len(chunk) > 1:
                         p = p.tile(len(chunk))
-                    scores = forward(run_batch, ivs, p, L).reshape(len(chunk), len(sub))
-                    for j, c in enumerate(chunk):
+                    scores = forward(run_batch, ivs, p).reshape(len(chunk), len(sub))
+                    for j, (c, _, before) in enumerate(chunk):
                         put(c, sub.ids.numpy(), scores[j])
                         if not c.interventions and rows_key is None:
                             baseline = scores[j]
                         for k, iv in enumerate(c.interventions):
                             for name, v in _counters(iv).items():
-                                cell_of[c.key]["counts"][c.key][k][name] += v - before[j][k].get(name, 0)
+                                cell_of[c.key]["counts"][c.key][k][name] += v - before[k].get(name, 0)
                     if bar is not None:
                         bar.update(int(sub.mask.sum()) * len(chunk))
         # rows a condition cannot change take the baseline's score
@@ -410,6 +417,16 @@ def _run_shard(model, plan: _Plan, shard: int, groups: Sequence[int], stats: dic
             for c, m in missing:
                 cell_of[c.key]["scores"][c.key][at[m]] = baseline[m]
     return cells
+
+
+def _cost(model, batch: Batch, start) -> int:
+    """Layer × token passes of one forward (a transformer started at layer L skips L layers; an
+    mLSTM started at step t skips the steps before t)."""
+    if start is None:
+        return int(batch.mask.sum()) * model_layers(model)
+    if hasattr(start, "layer"):
+        return int(batch.mask.sum()) * (model_layers(model) - start.layer)
+    return int(batch.mask[:, start.step:].sum())
 
 
 def model_layers(model) -> int:
@@ -469,8 +486,9 @@ def run_sweep(
     (merged). ``conditions``: :class:`Condition` objects or ``{name: [interventions]}``.
     ``reader``: the per-example number (:class:`LogitDiff`, :class:`ProbeScore`, any callable
     ``(batch, logits, acts) -> (B,)`` with an optional ``read`` tuple of sites).
-    ``batch_size``: examples per forward; ``max_rows`` (default ``batch_size``): rows per forward
-    when conditions are stacked. ``shard_size`` (default 8 batches) × ``group_size`` conditions
+    ``batch_size``: examples per forward; ``max_rows``: stack conditions that share their sites
+    and start point into forwards of up to that many rows (default: no stacking, so every
+    condition's numbers are those of its own batch). ``shard_size`` (default 8 batches) × ``group_size`` conditions
     is the unit of resumption. ``run``: a :class:`~interp.runs.RunFolder` to write cells into and
     resume from. ``fail_after``: raise after that many cells (for tests of resumption).
     """
@@ -501,7 +519,7 @@ def run_sweep(
     shard_size = shard_size or batch_size * 8
     shards = [order[i : i + shard_size] for i in range(0, n, shard_size)]
     groups = [list(range(i, min(i + group_size, len(conds)))) for i in range(0, len(conds), group_size)]
-    plan = _Plan(examples, conds, reader, batch_size, max_rows or batch_size, prefix_reuse, shards, groups)
+    plan = _Plan(examples, conds, reader, batch_size, max_rows or 0, prefix_reuse, shards, groups)
     key = sweep_key(examples, conds, reader, batch_size, plan.max_rows)
     stats = {"forwards": 0, "layer_tokens": 0, "cells": len(shards) * len(groups), "cells_resumed": 0,
              "conditions": len(conds), "examples": n, "engine": engine, "sweep_key": key,

@@ -59,7 +59,14 @@ def direction_bank(directions) -> torch.Tensor:
 
 
 class _Counting:
-    """Bookkeeping shared by the operators below: positions and examples touched."""
+    """Bookkeeping shared by the operators below: positions and examples touched.
+
+    ``stepwise``: the operator keeps no state from one call to the next, so on a recurrent model a
+    run may start at the first step it acts on (the engine's step-prefix reuse); operators that draw
+    random numbers or count steps set it False.
+    """
+
+    stepwise = True
 
     def reset_counts(self) -> None:
         self.touched = self.examples_touched = self.examples_seen = 0
@@ -223,6 +230,7 @@ class ResampleAblation(_Counting):
     directions: torch.Tensor
     positions: Positions
     pool: torch.Tensor | None = None
+    stepwise = False  # seeded draws, one per call: every step must run
     source: str = "reference"
     seed: int = 0
     label: str = ""
@@ -325,6 +333,7 @@ class ActivationPatch(_Counting):
     token including the first. Works per step on the mLSTM too (steps are counted from ``bind``).
     """
 
+    stepwise = False  # counts steps from bind
     site: str
     source: torch.Tensor
     positions: Positions | None = None

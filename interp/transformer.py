@@ -288,6 +288,11 @@ class TransformerModel:
         logits, prefixes = self._forward(batch, fwd_hooks, capture=list(layers))
         return logits, store, prefixes
 
+    def start_point(self, bound, reads: Sequence[str], batch: Batch) -> int:
+        """The first layer a run with these bound interventions (and reads) must compute."""
+        layers = [self.layer_of(site) for site, _, _ in bound] + [self.layer_of(s) for s in reads]
+        return 0 if any(L is None for L in layers) else max(0, min(layers))
+
     def layer_of(self, site: str) -> int | None:
         """The layer index a site belongs to (``blocks.L.…``), None for sites outside the blocks."""
         m = _LAYER.match(site)

@@ -150,18 +150,34 @@ def test_a_torn_cell_is_run_again(tiny_model, examples, reader, tmp_path):
         assert np.array_equal(first[c.name], again[c.name])
 
 
-def test_mlstm_conditions_equal_the_plain_loop():
+def test_mlstm_conditions_equal_the_plain_loop_and_step_reuse_equals_the_full_run():
     model = MLSTMModel(MLSTM(d_hidden=16, seed=0), name="tiny-mlstm")
     ex = model.tokenize(TEXTS[:10])
     reader = ProbeScore("hook_c", torch.randn(16, generator=torch.Generator().manual_seed(0)))
     conds = [Condition("baseline", []),
              Condition("commas", [DirectionAblation("hook_c", random_directions(16, 1, 0), P.Commas(), mode="project")]),
+             Condition("full stops", [DirectionAblation("hook_h", random_directions(16, 1, 2), P.FullStops(), mode="project")]),
              Condition("resample", [ResampleAblation("hook_h", random_directions(16, 1, 1), P.get("all"), source="batch", seed=3)])]
     ref = reference_loop(model, _batches(model, ex, 4), conds, reader)
-    out = run_sweep(model, ex, conds, reader, batch_size=4, progress=False)
-    assert "no prefix capture" in out.stats["prefix_reuse"]
+    full = run_sweep(model, ex, conds, reader, batch_size=4, prefix_reuse=False, progress=False)
+    reuse = run_sweep(model, ex, conds, reader, batch_size=4, progress=False)
+    assert reuse.stats["prefix_reuse"].startswith("checked")
+    assert reuse.stats["layer_tokens"] < full.stats["layer_tokens"]  # comma/full-stop conditions start late
     for c in conds:
-        assert np.array_equal(out[c.name], ref[c.name]), c.name
+        assert np.array_equal(full[c.name], ref[c.name]), c.name
+        assert np.array_equal(reuse[c.name], ref[c.name]), c.name
+
+
+def test_mlstm_step_prefix_rows_that_end_early_keep_their_scores():
+    model = MLSTMModel(MLSTM(d_hidden=16, seed=1), name="tiny-mlstm")
+    ex = model.tokenize(["a short one.", "a much longer text, with a comma far into it, yes."])
+    reader = ProbeScore("hook_h", torch.randn(16, generator=torch.Generator().manual_seed(1)))
+    conds = [Condition("commas", [DirectionAblation("hook_c", random_directions(16, 1, 0), P.Commas(), mode="project")])]
+    ref = reference_loop(model, [ex], conds, reader)
+    model._prefix_checked = None
+    out = run_sweep(model, ex, conds, reader, batch_size=2, progress=False)
+    assert out.stats["prefix_reuse"].startswith("checked")
+    assert np.array_equal(out["commas"], ref["commas"])
 
 
 def test_stacked_patches_equal_one_at_a_time(tiny_model, pair_batches_engine):
