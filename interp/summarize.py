@@ -392,12 +392,13 @@ def _batches(model, texts: Sequence[str], batch_size: int) -> list[Batch]:
     return [everything.select(idx) for idx in length_batches(len(everything), everything.lengths.tolist(), batch_size)]
 
 
-def final_states(model, batches: Sequence[Batch], sites: Sequence[str], interventions=()) -> dict[str, np.ndarray]:
-    """State after each text's last real token at each site: {site: (n, d)} in ``Batch.ids`` order."""
+def final_states(model, batches: Sequence[Batch], sites: Sequence[str]) -> dict[str, np.ndarray]:
+    """Un-intervened state after each text's last real token at each site: {site: (n, d)} in
+    ``Batch.ids`` order (runs under interventions go through :func:`interp.engine.run_sweep`)."""
     n = sum(len(b) for b in batches)
     out = {s: np.zeros((n, model.sites()[s]), dtype=np.float32) for s in sites}
     for b in batches:
-        _, acts = model.run(b, interventions=[iv.bind(b, model) for iv in interventions], read=list(sites))
+        _, acts = model.run(b, read=list(sites))
         for s in sites:
             a = acts[s]
             out[s][b.ids.numpy()] = a[torch.arange(len(b)), b.last].float().cpu().numpy()
