@@ -142,7 +142,10 @@ def tigges_subset(correct0: np.ndarray, has_comma: np.ndarray, labels: np.ndarra
     return np.sort(np.concatenate([rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)]))
 
 
-def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = True, command: str | None = None) -> Result:
+def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = True, command: str | None = None,
+               engine: dict | None = None) -> Result:
+    """The ablation experiment (module docstring). ``engine``: keywords for
+    :func:`interp.engine.run_sweep` (``run`` a RunFolder to resume from, ``engine="ray"``, ...)."""
     cfg = (config or AblateConfig()).validate()
     t0 = time.time()
     task = SSTZeroShot(prompt=cfg.prompt, batch_size=cfg.batch_size)
@@ -173,7 +176,7 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     if cfg.dev_limit:
         dev = dev.subset(np.random.default_rng(cfg.seed + 1).permutation(len(dev))[: cfg.dev_limit])
     if cfg.threshold == "dev":
-        dev_ld = task.evaluate(model, dev.texts, progress="dev baseline" if progress else False)["baseline"]
+        dev_ld = task.evaluate(model, dev.texts, progress="dev baseline" if progress else False, **(engine or {}))["baseline"]
         threshold = metrics.fit_threshold(dev_ld, dev.labels)
         dev_stats = {"n": len(dev), "accuracy_at_0": metrics.accuracy(dev_ld, dev.labels),
                      "balanced_accuracy": metrics.balanced_accuracy(dev_ld, dev.labels, threshold),
@@ -209,7 +212,9 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     for b in batches:
         comma_counts[b.ids.numpy()] = commas.counts(b).numpy()
     t_sweep = time.time()
-    lds = task.evaluate(model, conditions=conditions, batches_=batches, progress="SST sweep" if progress else False)
+    lds = task.evaluate(model, conditions=conditions, batches_=batches, progress="SST sweep" if progress else False,
+                        **(engine or {}))
+    sweep_stats = task.last_stats
     sweep_s = time.time() - t_sweep
 
     # 5. metrics
@@ -300,7 +305,8 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
         "toy": toy_info, "directions": {s: directions[s].meta() for s in sites},
         "logit_diffs": {k: v.tolist() for k, v in lds.items()}, "labels": labels.tolist(),
         "warnings": warn, "timing": {"total_s": time.time() - t0, "sweep_s": sweep_s,
-                                     "conditions": len(conditions), "sentences": int(len(labels))},
+                                     "conditions": len(conditions), "sentences": int(len(labels)),
+                                     "engine": {k: v for k, v in sweep_stats.items() if k != "sweep_key"}},
     }
     manifest = make_manifest(command=command, config=asdict(cfg), seeds=[cfg.seed], data_files=[*train.sources, *dev.sources, *test.sources],
                              model=model.name, model_hash=getattr(model, "weights_hash", None))

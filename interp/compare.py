@@ -532,7 +532,8 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
         test = test.subset(np.random.default_rng(cfg.seed + 2).permutation(len(test))[: cfg.limit])
     labels = np.asarray(test.labels)
     if zero_shot:
-        dev_scores = task.evaluate(model, dev.texts, progress="dev baseline" if progress else False)["baseline"]
+        dev_scores = task.evaluate(model, dev.texts, progress="dev baseline" if progress else False,
+                                   **(engine or {}))["baseline"]
         threshold = metrics.fit_threshold(dev_scores, dev.labels)
         everything = model.tokenize(task.format(test.texts))
         reader = task.reader(model)

@@ -247,7 +247,7 @@ class PatchConfig:
 
 def run_patch_toy(model, config: PatchConfig | None = None, *, directions: dict | None = None, score=None,
                   site_groups: dict[str, list[str]] | None = None, progress: bool = True,
-                  command: str | None = None) -> Result:
+                  command: str | None = None, engine: dict | None = None) -> Result:
     """Layer × position denoising heatmaps on toy pairs (sentiment word flipped), per site kind,
     and the sanity check: does patching the sentiment word at early layers restore the clean
     logit difference?
@@ -281,7 +281,7 @@ def run_patch_toy(model, config: PatchConfig | None = None, *, directions: dict 
     grids: dict[str, PatchGrid] = {}
     for kind, sites in site_groups.items():
         grids[kind] = patch_sweep(model, clean, corrupt, sites, score, max_rows=cfg.max_rows,
-                                  progress=f"patch {kind}" if progress else False)
+                                  progress=f"patch {kind}" if progress else False, **(engine or {}))
     if cfg.directional and dir_sites:
         if directions is None:
             from .ablate import fit_toy_directions
@@ -291,7 +291,7 @@ def run_patch_toy(model, config: PatchConfig | None = None, *, directions: dict 
         key = "resid_post:direction" if "resid_post" in site_groups else "direction"
         row_labels[key] = row_labels.get("resid_post", dir_sites)
         grids[key] = patch_sweep(model, clean, corrupt, dir_sites, score, basis=basis, max_rows=cfg.max_rows,
-                                 progress="patch direction" if progress else False)
+                                 progress="patch direction" if progress else False, **(engine or {}))
     # the sanity check
     early = cfg.early if cfg.early is not None else max(1, len(layers) // 4)
     check_rows, checks = [], {}

@@ -201,8 +201,9 @@ class SummarizeConfig(AblateConfig):
 
 
 def run_summarize(model, config: SummarizeConfig | None = None, *, directions: dict | None = None,
-                  progress: bool = True, command: str | None = None) -> Result:
-    """The summarization table for a transformer (see the module docstring)."""
+                  progress: bool = True, command: str | None = None, engine: dict | None = None) -> Result:
+    """The summarization table for a transformer (see the module docstring). ``engine``: keywords
+    for :func:`interp.engine.run_sweep`."""
     from .tasks import SSTZeroShot
 
     cfg = (config or SummarizeConfig()).validate()
@@ -234,7 +235,7 @@ def run_summarize(model, config: SummarizeConfig | None = None, *, directions: d
     dev = _subsample(datasets.sst("dev"), cfg.dev_limit, cfg.seed + 1)
     dev_stats = {}
     if cfg.threshold == "dev":
-        dev_ld = evaluate_conditions(model, task.make_batches(model, dev.texts), {"baseline": []}, score,
+        dev_ld = evaluate_conditions(model, task.make_batches(model, dev.texts), {"baseline": []}, score, **(engine or {}),
                                      progress="dev baseline" if progress else False)["baseline"]
         threshold = metrics.fit_threshold(dev_ld, dev.labels)
         dev_stats = {"n": len(dev), "accuracy_at_0": metrics.accuracy(dev_ld, dev.labels),
@@ -258,7 +259,8 @@ def run_summarize(model, config: SummarizeConfig | None = None, *, directions: d
     batches = task.make_batches(model, test.texts)
     sel_counts = _selector_stats(batches, selectors, len(test))
     t_sweep = time.time()
-    scores = evaluate_conditions(model, batches, conditions, score, progress="SST sweep" if progress else False)
+    scores = evaluate_conditions(model, batches, conditions, score, progress="SST sweep" if progress else False,
+                                 **(engine or {}))
     sweep_s = time.time() - t_sweep
 
     # 5. metrics
@@ -427,7 +429,7 @@ def fit_l2_probe(Xtr, ytr, Xdev, ydev, C_grid: Sequence[float], seed: int = 0) -
 
 
 def run_summarize_mlstm(model, config: MLSTMSummarizeConfig | None = None, *, progress: bool = True,
-                        command: str | None = None, model_path: str | None = None) -> Result:
+                        command: str | None = None, model_path: str | None = None, engine: dict | None = None) -> Result:
     """The summarization table for the byte mLSTM (:class:`interp.recurrent.MLSTMModel`): a unit
     and a direction in each of ``sites`` ablated at the selected steps, measured by an L2 probe's
     SST test accuracy on the final ``probe_site`` state."""
@@ -500,7 +502,8 @@ def run_summarize_mlstm(model, config: MLSTMSummarizeConfig | None = None, *, pr
     batches = _batches(model, test.texts, cfg.batch_size)
     sel_counts = _selector_stats(batches, selectors, len(test))
     t_sweep = time.time()
-    scores = evaluate_conditions(model, batches, conditions, score, progress="SST sweep" if progress else False)
+    scores = evaluate_conditions(model, batches, conditions, score, progress="SST sweep" if progress else False,
+                                 **(engine or {}))
     sweep_s = time.time() - t_sweep
     correct0 = (metrics.predictions(scores["baseline"], 0.0) == labels).astype(int)
     has_comma = np.array(["," in x for x in test.texts])
