@@ -389,7 +389,7 @@ def run_steer_eval(model, config: SteerEvalConfig | None = None, *, progress: bo
     p_pos: dict[tuple[str, float], np.ndarray] = {}
     loss: dict[tuple[str, float], np.ndarray] = {}
     cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for key, g in runs.items():
+    for key, g in tqdm(runs.items(), desc="judge and fluency loss", disable=not progress):
         if id(g) not in cache:
             cache[id(g)] = (judge.predict_proba(g.texts)[:, 1], np.asarray(mean_token_loss(model, g,
                                                                                          batch_size=cfg.batch_size)))
@@ -439,8 +439,8 @@ def run_steer_eval(model, config: SteerEvalConfig | None = None, *, progress: bo
     caption = (f"{cfg.n_samples} samples of {cfg.max_new_tokens} new tokens per α after {cfg.prompt!r} "
                f"(temperature {cfg.temperature:g}, sample i seeded the same at every α), at {site}; α in units of the "
                f"site's typical norm {norm:.1f} (mean over real tokens of {len(norm_texts)} SST train prompts, first "
-               f"token left out; it has {norm_first:.1f}), added at every position after the first. Judge: tf-idf "
-               f"logistic regression on {cfg.judge_train} IMDB train reviews, {judge_acc:.1%} on {cfg.judge_test} IMDB "
+               f"token left out; it has {norm_first:.1f}), added at every position after the first. Judge (reads prompt + "
+               f"continuation): tf-idf logistic regression on {cfg.judge_train} IMDB train reviews, {judge_acc:.1%} on {cfg.judge_test} IMDB "
                f"test reviews. Intervals: bootstrap over samples, {cfg.n_boot} resamples (paired across α for the slope).")
     slope_table = Table(
         title="Steering dial: judged P(positive) per unit α (least squares over the α grid)",

@@ -122,7 +122,8 @@ def test_greedy_generation_matches_hugging_face_generate(tiny_model):
 def test_steering_acts_at_every_prompt_and_generated_position_but_the_first(tiny_model):
     """Greedy steered generation equals a reference that recomputes the whole text with
     ``Model.run`` and the operator bound to every real token but the first."""
-    vec = 40.0 * _unit(64, seed=1)
+    _, norm = typical_norm(tiny_model, SITE, ["a fine film", "a dull film , sadly", "it was good"])
+    vec = norm * _unit(64, seed=1)  # one typical norm: the text changes but does not collapse to one token
     ours = generate(tiny_model, PROMPTS[:2], max_new_tokens=6, temperature=0,
                     interventions=[(SITE, AddVector(SITE, vec))])
     for row, prompt in enumerate(PROMPTS[:2]):
@@ -136,7 +137,10 @@ def test_steering_acts_at_every_prompt_and_generated_position_but_the_first(tiny
             logits, _ = tiny_model.run(b, interventions=[iv.bind(b, tiny_model)])
             ids.append(int(logits[0].argmax()))
         assert ours.tokens[row] == ids
-    # acting at the first token too gives other text (so the first token really is left out)
+    assert ours.tokens != generate(tiny_model, PROMPTS[:2], max_new_tokens=6, temperature=0).tokens
+    assert len(set(ours.tokens[0][-6:])) > 1
+    # what the hook is shown: the common prompt prefix in one pass (first token left out), then
+    # one new position per pass
     spied = []
 
     def spy(act, where, batch):
@@ -146,7 +150,9 @@ def test_steering_acts_at_every_prompt_and_generated_position_but_the_first(tiny
     generate(tiny_model, PROMPTS[:2], max_new_tokens=3, temperature=0, interventions=[(SITE, spy)])
     assert spied[0].shape == (2, min(len(tiny_model.tokenize([p]).tokens[0]) for p in PROMPTS[:2]))
     assert not spied[0][:, 0].any() and spied[0][:, 1:].all()
-    assert all(w.all() for w in spied[1:])
+    assert all(w.shape == (2, 1) and w.all() for w in spied[1:])
+    lengths = [len(tiny_model.tokenize([p]).tokens[0]) for p in PROMPTS[:2]]
+    assert len(spied) == 1 + (max(lengths) + 3 - 1) - min(lengths)  # passes until the longest row has 3 new tokens
 
 
 def test_the_model_is_unchanged_after_steering_even_when_a_hook_fails(tiny_model):
