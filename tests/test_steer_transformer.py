@@ -314,3 +314,20 @@ def test_cli_eval_writes_result_and_report(tiny_model_dir, tmp_path, monkeypatch
     assert res["kind"] == "steer" and res["manifest"]["command"].startswith("interp steer")
     assert "--eval" in res["manifest"]["command"] and (out / "report.html").stat().st_size > 10_000
     assert "Slope of judged P(positive)" in r.output
+
+
+@pytest.mark.slow  # the pulled SmolLM2-135M
+def test_steered_sampling_on_smollm2_uses_the_cache_correctly():
+    from interp import zoo
+    from interp.transformer import TransformerModel
+
+    zoo.pull("smollm2-135m", progress=False)
+    model = TransformerModel.load("smollm2-135m")
+    site = "blocks.15.hook_resid_post"
+    kw = dict(max_new_tokens=6, temperature=1.0, seed=0)
+    iv = [(site, AddVector(site, 0.25 * 185.0 * _unit(576)))]
+    cached = generate(model, PROMPTS[:2], interventions=iv, **kw)
+    assert cached.tokens == generate(model, PROMPTS[:2], interventions=iv, use_cache=False, **kw).tokens
+    plain = generate(model, PROMPTS[:2], **kw)
+    assert generate(model, PROMPTS[:2], interventions=[(site, AddVector(site, torch.zeros(576)))], **kw).tokens \
+        == plain.tokens
