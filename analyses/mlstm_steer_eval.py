@@ -31,29 +31,12 @@ import torch  # noqa: E402
 
 from interp import data  # noqa: E402
 from interp.directions import Direction  # noqa: E402
+from interp.judge import fit_judge, judge_sources  # noqa: E402
 from interp.metrics import bootstrap_mean  # noqa: E402
 from interp.mlstm import MLSTM, checkpoint_file  # noqa: E402
 from interp.probes import extract_features  # noqa: E402
 from interp.results import file_sha256, make_manifest  # noqa: E402
 from interp.steer import sample  # noqa: E402
-
-
-def fit_judge(n_train: int, n_test: int, seed: int):
-    """tf-idf + logistic regression on ``n_train`` IMDB train reviews; its accuracy on ``n_test``
-    IMDB test reviews. Returns (pipeline, test accuracy)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    rng = np.random.default_rng(seed)
-    tr, te = data.imdb("train"), data.imdb("test")
-    i = rng.permutation(len(tr))[:n_train]
-    j = rng.permutation(len(te))[:n_test]
-    judge = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
-                          LogisticRegression(C=4.0, max_iter=2000))
-    judge.fit([tr.texts[k] for k in i], tr.labels[i])
-    acc = float(judge.score([te.texts[k] for k in j], te.labels[j]))
-    return judge, acc
 
 
 def hold_values(F: np.ndarray, vec: np.ndarray, sigmas: float) -> tuple[float, float]:
@@ -155,7 +138,7 @@ def main() -> None:
         command=" ".join(["python", *sys.argv]),
         config={k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list) else v)
                 for k, v in vars(a).items()},
-        seeds=[a.seed], data_files=[*dev.sources], model=str(st), model_hash=file_sha256(st),
+        seeds=[a.seed], data_files=[*dev.sources, *judge_sources()], model=str(st), model_hash=file_sha256(st),
         extra={"seconds": seconds, "judge_imdb_test_acc": judge_acc},
     )
     a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -329,21 +329,113 @@ def probe_mlstm_cmd(
 
 @app.command("steer")
 def steer_cmd(
-    checkpoint: Path = typer.Argument(..., help="model.safetensors of an mLSTM, or a run folder holding one"),
-    unit: int = typer.Option(..., help="cell unit to hold (e.g. the best sentiment unit from probe-mlstm)"),
-    value: float = typer.Option(..., help="value to hold it at (by default samples with +V and with -V)"),
-    prompt: str = typer.Option("", help="text the review starts with"),
-    n_bytes: int = typer.Option(200, help="bytes to generate"),
+    ctx: typer.Context,
+    checkpoint: Optional[Path] = typer.Argument(None, help="mLSTM: model.safetensors or a run folder holding one "
+                                                "(leave out with --model)"),
+    model: Optional[str] = typer.Option(None, help="transformer: zoo name, local HF folder or hub name"),
+    unit: Optional[int] = typer.Option(None, help="mLSTM: cell unit to hold (e.g. the best sentiment unit from "
+                                       "probe-mlstm)"),
+    value: Optional[float] = typer.Option(None, help="the value to hold the mLSTM --unit (by default samples with +V "
+                                          "and with -V) or the transformer --neuron at"),
+    direction: str = typer.Option("mean_diff", help="transformer: a finder fitted on the toy data (mean_diff, "
+                                  "best_neuron, logreg_l2, ...) or a saved direction file"),
+    layer: Optional[int] = typer.Option(None, help="transformer: layer whose hook_resid_post is steered (default: "
+                                        "the middle layer, or a direction file's own)"),
+    alpha: Optional[str] = typer.Option(None, help="transformer: comma-separated multiples of the site's typical "
+                                        "norm to add along the direction (default -0.5,0,0.5; with --eval "
+                                        "-0.5,-0.25,0,0.25,0.5)"),
+    neuron: Optional[int] = typer.Option(None, help="transformer: hold this unit of the site at --value instead"),
+    prompt: Optional[str] = typer.Option(None, help="text the sample starts with (mLSTM: empty; transformer: "
+                                         "'I thought this movie was')"),
+    n_bytes: int = typer.Option(200, help="mLSTM: bytes to generate"),
+    max_new_tokens: int = typer.Option(40, help="transformer: tokens to generate"),
+    n_samples: Optional[int] = typer.Option(None, help="transformer: samples per alpha (default 2; with --eval 32)"),
     temperature: float = typer.Option(1.0, help="sampling temperature (0: greedy)"),
     seed: int = typer.Option(0),
-    both_signs: bool = typer.Option(True, "--both-signs/--single", help="sample with +V and -V (default) or V only"),
-    baseline: bool = typer.Option(False, "--baseline", help="also sample with nothing held"),
-    stop_at_newline: bool = typer.Option(False, "--stop-at-newline", help="end a sample at the end of the review"),
+    both_signs: bool = typer.Option(True, "--both-signs/--single", help="mLSTM: sample with +V and -V (default) or V only"),
+    baseline: bool = typer.Option(False, "--baseline", help="mLSTM: also sample with nothing held"),
+    stop_at_newline: bool = typer.Option(False, "--stop-at-newline", help="mLSTM: end a sample at the end of the review"),
+    eval_: bool = typer.Option(False, "--eval", help="transformer: the counted evaluation (judged P(positive) per "
+                               "alpha; direction vs best neuron vs random directions; fluency cost)"),
+    n_random: int = typer.Option(3, help="--eval: random control directions"),
+    judge_train: int = typer.Option(25000, help="--eval: IMDB train reviews the judge is fitted on"),
+    judge_test: int = typer.Option(5000, help="--eval: IMDB test reviews the judge is scored on"),
+    batch_size: int = typer.Option(32, help="transformer: samples per batch"),
+    out: Optional[Path] = typer.Option(None, help="--eval: output folder (default runs/steer-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Sample reviews while holding one cell unit at a fixed value (Radford et al.'s Figure 4)."""
+    """Steer a model while it writes: hold an mLSTM cell unit (Radford et al.'s Figure 4), or add a
+    direction to (or hold a neuron of) a transformer's residual stream; --eval counts the dial."""
     _threads(threads)
-    model, _ = _load_mlstm(checkpoint)
+    if (checkpoint is None) == (model is None):
+        _fail("give an mLSTM CHECKPOINT or --model NAME (a transformer), not both or neither")
+    if model is None:
+        if unit is None or value is None:
+            _fail("steering an mLSTM needs --unit and --value")
+        if eval_:
+            _fail("--eval is for transformers (--model); for the mLSTM run analyses/mlstm_steer_eval.py")
+        return _steer_mlstm(checkpoint, unit, value, prompt or "", n_bytes, temperature, seed, both_signs, baseline,
+                            stop_at_newline)
+    if unit is not None:
+        _fail("--unit is the mLSTM's; hold a transformer unit with --neuron K --value V")
+    from .steer_transformer import DEFAULT_ALPHAS, NEUTRAL_PROMPT, SteerEvalConfig, parse_alphas
+
+    try:
+        alphas = parse_alphas(alpha) if alpha is not None else None
+    except ValueError as e:
+        _fail(f"--alpha: {e}")
+    if eval_ and (neuron is not None or value is not None):
+        _fail("--eval compares the direction with the site's best neuron itself: leave out --neuron/--value")
+    cfg = None
+    if eval_:
+        cfg = SteerEvalConfig(layer=layer, direction=direction, alphas=alphas or list(DEFAULT_ALPHAS),
+                              n_samples=n_samples or 32, max_new_tokens=max_new_tokens, temperature=temperature,
+                              prompt=prompt or NEUTRAL_PROMPT, n_random=n_random, judge_train=judge_train,
+                              judge_test=judge_test, batch_size=batch_size, seed=seed)
+        try:
+            cfg.validate()
+        except ValueError as e:
+            _fail(str(e))
+    from .transformer import TransformerModel
+    from .zoo import ModelNotPulledError, UnknownModelError
+
+    try:
+        m = TransformerModel.load(model)
+    except (UnknownModelError, ModelNotPulledError, FileNotFoundError, OSError, ValueError) as e:
+        _fail(str(e).splitlines()[0] if str(e) else f"cannot load {model!r}")
+    if cfg is not None:
+        from . import report
+        from .steer_transformer import run_steer_eval
+
+        try:
+            res = run_steer_eval(m, cfg, progress=progress, command=_command(ctx))
+        except (ValueError, FileNotFoundError) as e:
+            _fail(str(e))
+        out = out or Path("runs") / f"steer-{Path(model).name}"
+        out.mkdir(parents=True, exist_ok=True)
+        res.save(out / "result.json")
+        html = report.write_report([res], out / "report.html", title=res.title)
+        typer.echo(res.summary)
+        typer.echo(f"\nwrote {out / 'result.json'} and {html}")
+        return
+    from .steer_transformer import steer_samples
+
+    try:
+        _, runs = steer_samples(m, direction=direction, layer=layer, alphas=alphas or [-0.5, 0.0, 0.5], neuron=neuron,
+                                value=value, prompt=prompt or NEUTRAL_PROMPT, n_samples=n_samples or 2,
+                                max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    for label, g in runs:
+        typer.echo(f"--- {label} (seed {seed}, temperature {temperature:g})")
+        for text in g.texts:
+            typer.echo(text)
+            typer.echo("")
+
+
+def _steer_mlstm(checkpoint, unit, value, prompt, n_bytes, temperature, seed, both_signs, baseline, stop_at_newline):
+    net, _ = _load_mlstm(checkpoint)
     from .steer import sample
 
     values = [value, -value] if both_signs and value != 0 else [value]
@@ -352,7 +444,7 @@ def steer_cmd(
         runs.append(("nothing held", None))
     for label, hold in runs:
         try:
-            text = sample(model, prompt=prompt, n_bytes=n_bytes, temperature=temperature, seed=seed, hold=hold,
+            text = sample(net, prompt=prompt, n_bytes=n_bytes, temperature=temperature, seed=seed, hold=hold,
                           stop_at_newline=stop_at_newline)
         except ValueError as e:
             _fail(str(e))
