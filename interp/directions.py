@@ -14,6 +14,15 @@ from pathlib import Path
 import torch
 
 
+def _plain_mode(path: Path) -> None:
+    """Give ``path`` the mode a plain new file gets here (0666 less the umask, 0644 usually)."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _base(path: str | Path) -> Path:
     """``path`` without a .safetensors/.json suffix (site names hold dots: keep them)."""
     p = Path(path)
@@ -68,6 +77,7 @@ class Direction:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"direction": self.vector.contiguous()}, str(path) + ".safetensors")
         Path(str(path) + ".json").write_text(json.dumps(self.meta(), indent=2, default=str))
+        _plain_mode(Path(str(path) + ".safetensors"))  # safetensors writes 0600; match the JSON beside it
         return Path(str(path) + ".safetensors")
 
     @classmethod

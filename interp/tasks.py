@@ -49,7 +49,10 @@ class SSTZeroShot:
         return model.single_token(self.positive), model.single_token(self.negative)
 
     def format(self, texts: Sequence[str]) -> list[str]:
-        return [self.template.format(text=t) for t in texts]
+        """The prompt around each text; a bare string, non-str, empty or whitespace-only texts are refused."""
+        from .validate import check_texts
+
+        return [self.template.format(text=t) for t in check_texts(texts)]
 
     def make_batches(self, model, texts: Sequence[str]) -> list[Batch]:
         """Tokenised, length-sorted batches; ``Batch.ids`` index into ``texts``."""
@@ -70,8 +73,14 @@ class SSTZeroShot:
         ``conditions`` maps a name to a list of interventions (objects with ``bind(batch, model)``);
         ``{"baseline": []}`` by default. All conditions run on the same batches.
         """
+        if batches_ is None:
+            from .validate import check_texts
+
+            check_texts(texts)
         pos_id, neg_id = self.answer_ids(model)
         conditions = conditions if conditions is not None else {"baseline": []}
+        if not isinstance(conditions, dict) or not conditions:
+            raise ValueError("conditions must be a non-empty dict of name -> list of interventions")
         bs = batches_ if batches_ is not None else self.make_batches(model, texts)
         n = sum(len(b) for b in bs)
         out = {name: np.full(n, np.nan) for name in conditions}
@@ -159,10 +168,13 @@ class ToyTemplates:
         return ToyPrompts(texts, np.array(labels), np.array(positions), used)
 
 
-def gather_at(model, texts: Sequence[str], positions: Sequence[int], sites: Sequence[str], batch_size: int = 64) -> dict[str, torch.Tensor]:
-    """Activations (n, d) at one token per text, for several sites in one pass."""
+def gather_at(model, texts: Sequence[str], positions: Sequence[int], sites: Sequence[str], batch_size: int = 64,
+              *, progress: bool | str = False) -> dict[str, torch.Tensor]:
+    """Activations (n, d) at one token per text, for several sites in one pass (``progress``: a bar,
+    named by the string when one is given)."""
     out: dict[str, list[torch.Tensor]] = {s: [] for s in sites}
-    for i in range(0, len(texts), batch_size):
+    desc = progress if isinstance(progress, str) else "activations"
+    for i in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress, unit="batch"):
         b = model.tokenize(list(texts[i : i + batch_size]))
         _, acts = model.run(b, read=sites)
         pos = torch.as_tensor(positions[i : i + batch_size])

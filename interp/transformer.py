@@ -47,6 +47,7 @@ class TransformerModel:
         self.n_layers = int(bridge.cfg.n_layers)
         self.d_model = int(bridge.cfg.d_model)
         self.d_mlp = int(getattr(bridge.cfg, "d_mlp", 0) or 0)
+        self.n_ctx = int(getattr(bridge.cfg, "n_ctx", 0) or 0)  # 0: unknown, nothing checked
         self.bos_token_id = self.tokenizer.bos_token_id if prepend_bos else None
         if prepend_bos and self.bos_token_id is None:
             raise ValueError(f"tokenizer of {name!r} has no BOS token; load with prepend_bos=False")
@@ -68,7 +69,12 @@ class TransformerModel:
         """
         from . import zoo
 
-        bridge = zoo.boot(name_or_path, device=device, dtype=dtype, compatibility_mode=compatibility_mode)
+        target = zoo.resolve(name_or_path)  # clear interp errors (unknown, not pulled, broken folder) first
+        try:
+            bridge = zoo.boot(target, device=device, dtype=dtype, compatibility_mode=compatibility_mode)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise zoo.ModelFolderError(f"cannot load model {str(name_or_path)!r} ({target}): {first}") from e
         bridge.eval()
         return cls(bridge, name=str(name_or_path), **kw)
 
@@ -130,6 +136,14 @@ class TransformerModel:
         encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         if self.bos_token_id is not None:
             encoded = [[self.bos_token_id] + e for e in encoded]
+        n_ctx = self.n_ctx
+        if n_ctx:
+            for i, e in enumerate(encoded):
+                if len(e) > n_ctx:
+                    from .validate import InputError
+
+                    raise InputError(f"text {i} is {len(e):,} tokens ({len(texts[i]):,} characters), more than the "
+                                     f"context of {self.name} ({n_ctx:,} tokens): shorten it")
         width = max(len(e) for e in encoded)
         tokens = torch.full((len(encoded), width), self.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(encoded), width), dtype=torch.bool)
