@@ -165,7 +165,7 @@ def _transformer_layers(model: str, spec: Optional[str]) -> tuple[Optional[list[
     from .validate import check_layers, parse_layers
 
     layers = parse_layers(spec)
-    zoo.resolve(model)
+    zoo.check_model(model)
     n_layers = zoo.n_layers_of(model)
     if layers is not None and n_layers:
         check_layers(layers, n_layers, model)
@@ -281,7 +281,7 @@ def models_verify(name: str = typer.Argument(..., help="a pulled zoo model or a 
     """Compare TransformerLens logits with the transformers model's."""
     from . import zoo
 
-    zoo.resolve(name)  # a clear error for an unknown, unpulled or broken model before anything loads
+    zoo.check_model(name)  # a clear error for an unknown, unpulled or broken model before anything loads
     if name not in zoo.REGISTRY and not Path(name).expanduser().is_dir():
         raise zoo.UnknownModelError(f"interp models verify takes a zoo model ({', '.join(zoo.REGISTRY)}) or a local "
                                     f"model folder, not {name!r}")

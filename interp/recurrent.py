@@ -68,7 +68,7 @@ class MLSTMModel:
             if not isinstance(t, str):
                 raise TypeError(f"text {i} is {type(t).__name__}, not str")
             if not t.strip():
-                raise ValueError(f"text {i} is {'empty' if not t else 'whitespace only'}")
+                raise ValueError(f"text {i} is empty{'' if not t else ' (whitespace only)'}")
         seqs = encode_each(texts)
         width = max(len(s) for s in seqs)
         tokens = torch.zeros(len(seqs), width, dtype=torch.long)

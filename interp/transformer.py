@@ -69,7 +69,7 @@ class TransformerModel:
         """
         from . import zoo
 
-        target = zoo.resolve(name_or_path)  # clear interp errors (unknown, not pulled, broken folder) first
+        target = zoo.check_model(name_or_path)  # clear interp errors (unknown, not pulled, broken folder) first
         try:
             bridge = zoo.boot(target, device=device, dtype=dtype, compatibility_mode=compatibility_mode)
         except (OSError, ValueError, KeyError, RuntimeError) as e:

@@ -150,7 +150,7 @@ def check_texts(texts: Any, what: str = "texts") -> list[str]:
         if not isinstance(t, str):
             raise InputError(f"{what}: text {i} is {type(t).__name__}, not str")
         if not t.strip():
-            raise InputError(f"{what}: text {i} is {'empty' if not t else 'whitespace only'}")
+            raise InputError(f"{what}: text {i} is empty{'' if not t else ' (whitespace only)'}")
     return list(texts)
 
 

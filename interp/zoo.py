@@ -280,28 +280,33 @@ def resolve(name_or_path: str | os.PathLike) -> str:
                 f"model {name!r} is not pulled yet (looked in {folder}); "
                 f"run: interp models pull {name}"
             )
-        model_config(folder)
         return str(folder)
     path = Path(name).expanduser()
     if path.is_dir():
-        model_config(path)
         return str(path)
     low = name.lower()
-    hub = None
     if low in HUB_GPT2 or re.fullmatch(r"openai-community/(gpt2|gpt2-medium|gpt2-large|gpt2-xl)", low):
-        hub = name
-    elif re.fullmatch(r"eleutherai/pythia-[\w.\-]+", low):
-        hub = name
-    elif re.fullmatch(r"pythia-[\w.\-]+", low):
-        hub = f"EleutherAI/{name}"
-    if hub is None:
-        raise UnknownModelError(_unknown_message(name))
-    if _offline() and _hub_config_file(hub) is None:
+        return name
+    if re.fullmatch(r"eleutherai/pythia-[\w.\-]+", low):
+        return name
+    if re.fullmatch(r"pythia-[\w.\-]+", low):
+        return f"EleutherAI/{name}"
+    raise UnknownModelError(_unknown_message(name))
+
+
+def check_model(name_or_path: str | os.PathLike) -> str:
+    """:func:`resolve`, and then what can be checked without loading the model: a folder (pulled
+    or local) has a valid ``config.json`` with a ``model_type``; a hub name is in the local cache
+    when ``HF_HUB_OFFLINE`` is set. Clear errors (:class:`ModelFolderError`) naming the file and the fix."""
+    target = resolve(name_or_path)
+    if Path(target).is_dir():
+        model_config(target)
+    elif _offline() and _hub_config_file(target) is None:
         raise ModelFolderError(
-            f"hub model {hub!r} is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set, so it cannot be "
+            f"hub model {target!r} is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set, so it cannot be "
             f"downloaded; use a zoo model (interp models list) or a local folder, or unset HF_HUB_OFFLINE on a machine "
             f"with a network")
-    return hub
+    return target
 
 
 def _offline() -> bool:
