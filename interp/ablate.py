@@ -265,6 +265,8 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
 
     # 6. the result
     def fmt_ci(e, key):
+        if key.startswith("tigges") and not len(subset):
+            return "undefined: no sentence in the Tigges subset"
         return metrics.format_removed(e[key], *e[key + "_ci"])
 
     def layer_label(ls):
@@ -306,8 +308,8 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     summary = (
         f"{model.name}: baseline SST {cfg.split} accuracy {base['accuracy']:.3f} (n={len(labels)}, threshold {threshold:.3f} "
         f"fitted on dev), AUROC {base['auroc']:.3f}.\n\n"
-        + "\n".join(f"{r[0]} ablation at {r[1]}, layer{'s' if ',' in r[2] or ' ' in r[2] else ''} {r[2]}: {r[5]} of "
-                    f"above-chance accuracy removed (random control {r[7]})." for r in table_rows)
+        + "\n".join(f"{r[0]} ablation at {r[1]}, layer{'s' if ',' in r[2] or ' ' in r[2] else ''} {r[2]}: share of "
+                    f"above-chance accuracy removed {r[5]} (random control {r[7]})." for r in table_rows)
         + ("\n\nWarnings:\n" + "\n".join(warn) if warn else "")
     )
     data = {

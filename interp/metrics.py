@@ -48,13 +48,14 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
 UNDEFINED = "undefined: baseline at or below chance"
 
 
-def format_removed(point: float, lo: float | None = None, hi: float | None = None) -> str:
-    """``"12.3% [4.0%, 20.1%]"``; :data:`UNDEFINED` when the point estimate is NaN (never a NaN beside
-    an interval); ``"12.3% [no interval]"`` when the bootstrap gave none."""
+def format_removed(point: float, lo: float | None = None, hi: float | None = None, *, undefined: str = UNDEFINED) -> str:
+    """``"12.3% [4.0%, 20.1%]"``; ``undefined`` (:data:`UNDEFINED` unless another reason is given)
+    when the point estimate is NaN, never a NaN beside an interval; ``"12.3% [no interval]"`` when
+    the bootstrap gave none."""
     import math
 
     if point is None or not math.isfinite(point):
-        return UNDEFINED
+        return undefined
     if lo is None and hi is None:
         return f"{point:.1%}"
     if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
