@@ -378,7 +378,17 @@ def train_mlstm_cmd(
     from dataclasses import asdict
 
     from .train_mlstm import train_mlstm
+    from .validate import check_count, check_positive
 
+    for option, v in (("--d-hidden", d_hidden), ("--d-embed", d_embed), ("--batch-size", batch_size), ("--bptt", bptt),
+                      ("--threads", threads), ("--max-reviews", max_reviews)):
+        check_count(option, v, allow_none=option in ("--threads", "--max-reviews"))
+    for option, v in (("--total-chars", total_chars), ("--lr", lr), ("--eval-every", eval_every),
+                      ("--checkpoint-every", checkpoint_every), ("--log-every", log_every),
+                      ("--held-out-chars", held_out_chars), ("--clip", clip), ("--max-wall-s", max_wall_s),
+                      ("--stop-after-chars", stop_after_chars)):
+        if v is not None:
+            check_positive(option, v)
     try:
         res = train_mlstm(
             out, d_hidden=d_hidden, d_embed=d_embed, weight_norm=weight_norm, batch_size=batch_size, bptt=bptt,

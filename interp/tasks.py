@@ -44,6 +44,9 @@ class SSTZeroShot:
             self.template, self.positive, self.negative = PROMPTS[self.prompt]
         else:
             raise ValueError(f"unknown prompt {self.prompt!r}; choose from {', '.join(PROMPTS)}")
+        from .validate import check_count
+
+        check_count("batch_size", self.batch_size)
 
     def answer_ids(self, model) -> tuple[int, int]:
         return model.single_token(self.positive), model.single_token(self.negative)
