@@ -185,11 +185,54 @@ def _sst_limits(**limits: tuple[Optional[int], str]) -> None:
         check_limit(option, value, sizes[split], f"SST {split}")
 
 
-def _quick_layers(n_layers: Optional[int]) -> Optional[list[int]]:
-    """Three evenly spread layers (a quarter, half and three quarters deep), or None when unknown."""
+def _quick_layers(n_layers: Optional[int], ctx: Optional[typer.Context] = None) -> Optional[list[int]]:
+    """Three evenly spread layers (a quarter, half and three quarters deep), or None when unknown;
+    recorded in ``ctx`` so that the manifest's command names them."""
     if not n_layers:
         return None
-    return sorted({max(0, min(n_layers - 1, round(n_layers * f))) for f in (0.25, 0.5, 0.75)})
+    layers = sorted({max(0, min(n_layers - 1, round(n_layers * f))) for f in (0.25, 0.5, 0.75)})
+    if ctx is not None:
+        ctx.params["layers"] = ",".join(map(str, layers))
+    return layers
+
+
+def _quick(ctx: typer.Context, **values):
+    """The values ``--quick`` sets (:data:`QUICK`) for the options the user did not give, in the
+    order given; recorded in ``ctx`` so that the manifest's command spells them out."""
+    out = []
+    for name, value in values.items():
+        if not _given(ctx, name):
+            value = QUICK[name]
+            ctx.params[name] = value
+        out.append(value)
+    return out
+
+
+def _check_max_tokens(model: str, max_tokens: Optional[int]) -> None:
+    """--max-tokens is at least 64 and within the model's context (its config.json), before loading."""
+    from . import zoo
+    from .validate import check_count
+
+    if max_tokens is None:
+        return
+    cfg = zoo.model_config(model)
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
+    n_ctx = next((text[k] for k in ("max_position_embeddings", "n_positions", "n_ctx") if isinstance(text.get(k), int)),
+                 None)
+    check_count("--max-tokens", max_tokens, minimum=64, maximum=n_ctx)  # the toy prompts fit
+
+
+def _truncation(model, max_tokens: Optional[int], results) -> None:
+    """Record in each result how many texts --max-tokens cut (and say so on stderr)."""
+    if max_tokens is None:
+        return
+    n = len(model.truncated)
+    for r in results:
+        r.data["max_tokens"] = {"max_tokens": max_tokens, "texts_truncated": n}
+    if n:
+        import warnings
+
+        warnings.warn(f"--max-tokens {max_tokens}: {n} texts were cut to their last {max_tokens} tokens")
 
 
 #: What --quick sets, for the options the user did not give (see docs/cli.md).
@@ -219,6 +262,9 @@ def ablate(
     include_first: bool = typer.Option(False, "--include-first", help="also ablate at the first token (massive activations there)"),
     threshold: str = typer.Option("dev", help="dev (fitted on SST dev) or zero"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/ablate-<model>)"),
+    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
+                                             "the result records how many were cut); default: refuse a text "
+                                             "longer than the model's context"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
 ) -> None:
@@ -229,24 +275,25 @@ def ablate(
 
     _threads(threads)
     if quick:
-        limit, dev_limit, reference_n, n_random, n_boot = (
-            v if _given(ctx, k) else QUICK[k] for k, v in (("limit", limit), ("dev_limit", dev_limit),
-                                                           ("reference_n", reference_n), ("n_random", n_random),
-                                                           ("n_boot", n_boot)))
+        limit, dev_limit, reference_n, n_random, n_boot = _quick(
+            ctx, limit=limit, dev_limit=dev_limit, reference_n=reference_n, n_random=n_random, n_boot=n_boot)
     cfg = AblateConfig(model=model, prompt=prompt, positions=_list("--positions", positions),
                        modes=_list("--modes", modes), layers=parse_layers(layers), n_random=n_random, limit=limit,
                        dev_limit=dev_limit, reference_n=reference_n, batch_size=batch_size, seed=seed, n_boot=n_boot,
                        skip_first=not include_first, threshold=threshold, per_layer=per_layer).validate()
     cfg.layers, n_layers = _transformer_layers(model, layers)
     if quick and not _given(ctx, "layers"):
-        cfg.layers = _quick_layers(n_layers)
+        cfg.layers = _quick_layers(n_layers, ctx)
+    _check_max_tokens(model, max_tokens)
     _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"), "--reference-n": (reference_n, "train")})
     from . import report
     from .ablate import run_ablate
     from .transformer import TransformerModel
 
     m = TransformerModel.load(model)
+    m.max_tokens = max_tokens
     res = run_ablate(m, cfg, command=_command(ctx), progress=progress)
+    _truncation(m, max_tokens, [res])
     out = out or Path("runs") / f"ablate-{Path(model).name}"
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.json")
@@ -553,6 +600,9 @@ def patch_cmd(
     seed: int = typer.Option(0),
     include_first: bool = typer.Option(False, "--include-first", help="also ablate at the first token"),
     threshold: str = typer.Option("dev", help="dev (fitted on SST dev) or zero"),
+    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
+                                             "the result records how many were cut); default: refuse a text "
+                                             "longer than the model's context"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/patch-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
 ) -> None:
@@ -568,15 +618,16 @@ def patch_cmd(
     if not heatmap and not summary:
         _fail("nothing to do: --no-heatmap and --no-summary; keep at least one")
     if quick:
-        limit, dev_limit, reference_n, n_random, n_boot, pairs, train_limit = (
-            v if _given(ctx, k) else QUICK[k] for k, v in (
-                ("limit", limit), ("dev_limit", dev_limit), ("reference_n", reference_n), ("n_random", n_random),
-                ("n_boot", n_boot), ("pairs", pairs), ("train_limit", train_limit)))
+        limit, dev_limit, reference_n, n_random, n_boot, pairs, train_limit = _quick(
+            ctx, limit=limit, dev_limit=dev_limit, reference_n=reference_n, n_random=n_random, n_boot=n_boot,
+            pairs=pairs, train_limit=train_limit)
     plist = _list("--positions", positions)
     mlist = _list("--modes", modes)
     lyr = parse_layers(layers)
     if mlstm is not None and lyr is not None:
         _fail("--layers is for transformers; the mLSTM's states are chosen with --sites c,h")
+    if mlstm is not None and max_tokens is not None:
+        _fail("--max-tokens is for transformers; the mLSTM reads texts of any length")
     pcfg = PatchConfig(kinds=_list("--kinds", kinds), directional=directional, n_pairs=pairs, flip=flip,
                        layers=lyr, seed=seed).validate()
     if mlstm is None:
@@ -602,14 +653,16 @@ def patch_cmd(
     if mlstm is None:
         scfg.layers, n_layers = _transformer_layers(model, layers)
         if quick and not _given(ctx, "layers"):
-            scfg.layers = _quick_layers(n_layers)
+            scfg.layers = _quick_layers(n_layers, ctx)
         pcfg.layers = scfg.layers
+        _check_max_tokens(model, max_tokens)
         if summary:
             _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"),
                            "--reference-n": (reference_n, "train")})
         from .transformer import TransformerModel
 
         m = TransformerModel.load(model)
+        m.max_tokens = max_tokens
         out = out or Path("runs") / f"patch-{Path(model).name}"
         directions = None
         if directional or summary:
@@ -622,6 +675,7 @@ def patch_cmd(
             results.append(run_patch_toy(m, pcfg, directions=directions, command=_command(ctx), progress=progress))
         if summary:
             results.append(run_summarize(m, scfg, directions=directions, command=_command(ctx), progress=progress))
+        _truncation(m, max_tokens, results)
     else:
         from .recurrent import MLSTMModel
 
@@ -686,6 +740,9 @@ def find_cmd(
     batch_size: int = typer.Option(32),
     n_boot: int = typer.Option(1000, help="bootstrap resamples for the causal intervals"),
     seed: int = typer.Option(0),
+    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
+                                             "the result records how many were cut); default: refuse a text "
+                                             "longer than the model's context"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/find-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
@@ -701,16 +758,18 @@ def find_cmd(
         if _given(ctx, "modes"):
             _fail("give --modes (the new name) or --mode, not both")
         modes = mode
+        ctx.params.update(modes=mode, mode=None)  # the manifest's command uses the new name
     mode_list = _list("--modes", modes)
     if len(mode_list) != 1:
         _fail(f"--modes: interp find ablates with one mode at a time, got {len(mode_list)} ({modes}); run it once per mode")
     if mlstm and (layers or mlp):
         _fail("--layers and --mlp are for transformers; the mLSTM's sites are hook_c and hook_h")
+    if mlstm and max_tokens is not None:
+        _fail("--max-tokens is for transformers; the mLSTM reads texts of any length")
     if quick:
-        train_limit, dev_limit, test_limit, limit, reference_n, n_random, das_steps, n_boot = (
-            v if _given(ctx, k) else QUICK[k] for k, v in (
-                ("train_limit", train_limit), ("dev_limit", dev_limit), ("test_limit", test_limit), ("limit", limit),
-                ("reference_n", reference_n), ("n_random", n_random), ("das_steps", das_steps), ("n_boot", n_boot)))
+        train_limit, dev_limit, test_limit, limit, reference_n, n_random, das_steps, n_boot = _quick(
+            ctx, train_limit=train_limit, dev_limit=dev_limit, test_limit=test_limit, limit=limit,
+            reference_n=reference_n, n_random=n_random, das_steps=das_steps, n_boot=n_boot)
     layer_list = parse_layers(layers)
     cfg = CompareConfig(
         model=str(mlstm) if mlstm else (model or "smollm2-135m"), layers=layer_list,
@@ -729,7 +788,8 @@ def find_cmd(
     if not mlstm:
         cfg.layers, n_layers = _transformer_layers(cfg.model, layers)
         if quick and not _given(ctx, "layers"):
-            cfg.layers = _quick_layers(n_layers)
+            cfg.layers = _quick_layers(n_layers, ctx)
+        _check_max_tokens(cfg.model, max_tokens)
     _sst_limits(**{"--train-limit": (train_limit, "train"), "--dev-limit": (dev_limit, "dev"),
                    "--test-limit": (test_limit, "test"), "--limit": (limit, "test"),
                    "--reference-n": (reference_n, "train")})
@@ -746,8 +806,11 @@ def find_cmd(
         from .transformer import TransformerModel
 
         m = TransformerModel.load(cfg.model)
+        m.max_tokens = max_tokens
         run_name = Path(cfg.model).name
     res = compare(m, config=cfg, progress=progress, command=_command(ctx))
+    if not mlstm:
+        _truncation(m, max_tokens, [res])
     out = out or Path("runs") / f"find-{run_name}"
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.json")

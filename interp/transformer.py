@@ -48,6 +48,10 @@ class TransformerModel:
         self.d_model = int(bridge.cfg.d_model)
         self.d_mlp = int(getattr(bridge.cfg, "d_mlp", 0) or 0)
         self.n_ctx = int(getattr(bridge.cfg, "n_ctx", 0) or 0)  # 0: unknown, nothing checked
+        #: when set, a longer text keeps only its last ``max_tokens`` tokens (the BOS stays); the
+        #: texts cut so are collected in ``truncated``. None: a text beyond the context is refused.
+        self.max_tokens: int | None = None
+        self.truncated: set[str] = set()
         self.bos_token_id = self.tokenizer.bos_token_id if prepend_bos else None
         if prepend_bos and self.bos_token_id is None:
             raise ValueError(f"tokenizer of {name!r} has no BOS token; load with prepend_bos=False")
@@ -136,6 +140,12 @@ class TransformerModel:
         encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         if self.bos_token_id is not None:
             encoded = [[self.bos_token_id] + e for e in encoded]
+        if self.max_tokens:
+            keep_bos = int(self.bos_token_id is not None)
+            for i, e in enumerate(encoded):
+                if len(e) > self.max_tokens:  # keep the end, where the prompt and its answer sit
+                    encoded[i] = e[:keep_bos] + e[len(e) - (self.max_tokens - keep_bos):]
+                    self.truncated.add(texts[i])
         n_ctx = self.n_ctx
         if n_ctx:
             for i, e in enumerate(encoded):
@@ -143,7 +153,8 @@ class TransformerModel:
                     from .validate import InputError
 
                     raise InputError(f"text {i} is {len(e):,} tokens ({len(texts[i]):,} characters), more than the "
-                                     f"context of {self.name} ({n_ctx:,} tokens): shorten it")
+                                     f"context of {self.name} ({n_ctx:,} tokens): shorten it, or cut long texts "
+                                     f"with --max-tokens (TransformerModel.max_tokens)")
         width = max(len(e) for e in encoded)
         tokens = torch.full((len(encoded), width), self.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(encoded), width), dtype=torch.bool)

@@ -353,7 +353,10 @@ def test_row19_quick_is_quick_and_options_win(tiny_model_dir, tmp_path):
     r = runner.invoke(app, ["ablate", "--model", str(tiny_model_dir), "--quick", "--positions", "all",
                             "--dev-limit", "24", "--no-progress", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    cfg = json.loads((out / "result.json").read_text())["data"]["config"]
+    saved = json.loads((out / "result.json").read_text())
+    cfg = saved["data"]["config"]
+    command = saved["manifest"]["command"]  # reproduces the run: what --quick chose is spelled out
+    assert "--quick" in command and "--reference-n 32" in command and "--layers 0,1" in command
     assert (cfg["limit"], cfg["reference_n"], cfg["n_random"], cfg["n_boot"]) == (100, 32, 4, 500)
     assert cfg["dev_limit"] == 24  # given: wins over --quick
     assert cfg["layers"] == [0, 1]  # three evenly spread layers of a 2-layer model: 0 and 1
@@ -447,3 +450,31 @@ def test_row22_23_progress_warnings_and_per_layer_rows(tiny_model_dir, tmp_path)
     t2 = json.loads((out2 / "result.json").read_text())["tables"][0]
     assert [row[t2["columns"].index("layers")] for row in t2["rows"]] == ["0,1"]
     assert "layers 0,1:" in r.stdout
+
+
+def test_row12_max_tokens_cuts_and_the_result_records_it(tiny_model, tiny_model_dir, tmp_path, no_model_load):
+    from interp.tasks import SSTZeroShot
+
+    long_text = "great " * 2000
+    try:
+        tiny_model.max_tokens = 32
+        b = tiny_model.tokenize(SSTZeroShot().format([long_text, "short"]))
+        assert int(b.lengths[0]) == 32 and int(b.lengths[1]) < 32
+        assert b.tokens[0, 0] == tiny_model.bos_token_id and tiny_model.truncated == {SSTZeroShot().format([long_text])[0]}
+        assert b.pieces[0][-1].strip() == "very"  # the prompt's end is kept
+    finally:
+        tiny_model.max_tokens, tiny_model.truncated = None, set()
+    _refused(runner.invoke(app, ["ablate", "--model", str(tiny_model_dir), "--max-tokens", "4"]), "--max-tokens must be at least 64")
+    _refused(runner.invoke(app, ["ablate", "--model", str(tiny_model_dir), "--max-tokens", "9999"]), "at most 512")
+    _refused(runner.invoke(app, ["find", "--mlstm", str(tmp_path), "--max-tokens", "64"]), "for transformers")
+
+
+def test_row12_max_tokens_in_a_run(tiny_model_dir, tmp_path):
+    out = tmp_path / "t"
+    r = runner.invoke(app, ["ablate", "--model", str(tiny_model_dir), "--max-tokens", "64", "--limit", "40", "--dev-limit",
+                            "8", "--reference-n", "8", "--n-random", "2", "--positions", "all", "--layers", "0",
+                            "--n-boot", "50", "--no-progress", "--seed", "3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rec = json.loads((out / "result.json").read_text())["data"]["max_tokens"]
+    assert rec["max_tokens"] == 64 and rec["texts_truncated"] > 0
+    assert f"warning: --max-tokens 64: {rec['texts_truncated']} texts were cut" in r.stderr
