@@ -89,8 +89,13 @@ class Direction:
         for p in (st, js):
             if not p.exists():
                 raise FileNotFoundError(f"direction file missing: {p}")
-        meta = json.loads(js.read_text())
-        vec = load_file(str(st))["direction"]
+        try:
+            meta = json.loads(js.read_text())
+            vec = load_file(str(st))["direction"]
+        except Exception as e:  # noqa: BLE001 - broken JSON, SafetensorError, no "direction" tensor
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ValueError(f"cannot read the direction {base} ({type(e).__name__}: {first}): its .safetensors or "
+                             f".json is damaged; save it again") from None
         if vec.shape[0] != meta.get("width", vec.shape[0]):
             raise ValueError(f"{st}: vector width {vec.shape[0]} differs from its JSON ({meta['width']})")
         meta.pop("width", None)

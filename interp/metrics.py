@@ -77,6 +77,8 @@ def bootstrap_removed(
     ``correct0`` and ``correct`` are per-example 0/1 outcomes without and with the
     intervention, on the same examples; resampling is paired.
     """
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot!r}")
     c0, c1 = np.asarray(correct0, dtype=float), np.asarray(correct, dtype=float)
     if c0.shape != c1.shape or c0.ndim != 1 or len(c0) == 0:
         raise ValueError(f"paired outcomes needed; got shapes {c0.shape} and {c1.shape}")
