@@ -33,6 +33,7 @@ from .finders import MeanDiff
 from .interventions import DirectionAblation
 from .results import Result, Table, TokenTrace, make_manifest
 from .tasks import TOY_TEMPLATE, SSTZeroShot, ToyTemplates, gather_at
+from .validate import check_sweep_sizes
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class AblateConfig:
     n_boot: int = 2000
     skip_first: bool = True
     threshold: str = "dev"  # "dev" (fitted on SST dev, balanced accuracy) or "zero"
+    per_layer: bool = False  # one condition per layer (a row each) instead of all layers at once
 
     #: the modes :meth:`validate` accepts (a subclass may widen them)
     modes_allowed: ClassVar[tuple[str, ...]] = ("project", "mean")
@@ -65,6 +67,7 @@ class AblateConfig:
         """Check names before any model is loaded; ValueError naming the bad value."""
         SSTZeroShot(prompt=self.prompt)
         check_options(self.positions, self.modes, self.n_random, self.threshold, allowed=self.modes_allowed)
+        check_sweep_sizes(self)
         return self
 
 
@@ -85,8 +88,8 @@ def fit_toy_directions(model, sites: list[str], *, progress: bool = True) -> tup
     """Mean-difference direction per site from toy train prompts, scored on toy test prompts."""
     toy = ToyTemplates()
     train, test = toy.prompts(model, "train"), toy.prompts(model, "test")
-    Xtr = gather_at(model, train.texts, train.positions, sites)
-    Xte = gather_at(model, test.texts, test.positions, sites)
+    Xtr = gather_at(model, train.texts, train.positions, sites, progress="toy directions (train)" if progress else False)
+    Xte = gather_at(model, test.texts, test.positions, sites, progress="toy directions (test)" if progress else False)
     out = {}
     for s in sites:
         f = MeanDiff().fit(Xtr[s], train.labels)
@@ -150,10 +153,9 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     t0 = time.time()
     task = SSTZeroShot(prompt=cfg.prompt, batch_size=cfg.batch_size)
     task.answer_ids(model)  # fail early if an answer is not one token
-    layers = list(range(model.n_layers)) if cfg.layers is None else list(cfg.layers)
-    for L in layers:
-        if not 0 <= L < model.n_layers:
-            raise ValueError(f"layer {L} out of range: {model.name} has layers 0..{model.n_layers - 1}")
+    from .validate import check_count, check_layers, check_limit
+
+    layers = check_layers(cfg.layers, model.n_layers, model.name)
     sites = [f"blocks.{L}.hook_{cfg.site}" for L in layers]
     for s in sites:
         from .model import check_site
@@ -161,18 +163,22 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
         check_site(model, s)
     selectors = [P.get(p, skip_first=cfg.skip_first, allow_empty=True) for p in cfg.positions]
 
+    train = datasets.sst("train")
+    dev, test = datasets.sst("dev"), datasets.sst(cfg.split)
+    check_count("--reference-n", cfg.reference_n, maximum=len(train))
+    check_limit("--dev-limit", cfg.dev_limit, len(dev), "SST dev")
+    check_limit("--limit", cfg.limit, len(test), f"SST {cfg.split}")
+
     # 1. directions
     directions, toy_info = fit_toy_directions(model, sites, progress=progress)
 
     # 2. reference means and norms (SST train sample)
-    train = datasets.sst("train")
     rng = np.random.default_rng(cfg.seed)
     ref_idx = rng.choice(len(train), size=min(cfg.reference_n, len(train)), replace=False)
     ref_texts = [train.texts[i] for i in ref_idx]
     ref_means, ref_counts, norms = reference_stats(model, task, ref_texts, sites, selectors, progress=progress)
 
     # 3. threshold on dev
-    dev = datasets.sst("dev")
     if cfg.dev_limit:
         dev = dev.subset(np.random.default_rng(cfg.seed + 1).permutation(len(dev))[: cfg.dev_limit])
     if cfg.threshold == "dev":
@@ -187,25 +193,27 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
         raise ValueError(f"threshold must be 'dev' or 'zero', not {cfg.threshold!r}")
 
     # 4. test sweep
-    test = datasets.sst(cfg.split)
     if cfg.limit:
         test = test.subset(np.random.default_rng(cfg.seed + 2).permutation(len(test))[: cfg.limit])
     labels = np.asarray(test.labels)
     conditions: dict[str, list[DirectionAblation]] = {"baseline": []}
-    meta: dict[str, dict] = {"baseline": {"mode": "", "positions": "", "what": "none"}}
+    meta: dict[str, dict] = {"baseline": {"mode": "", "positions": "", "what": "none", "layers": []}}
+    # all chosen layers at once (one condition), or with per_layer one condition per layer
+    groups = [(f"@L{L}", [(L, s)]) for L, s in zip(layers, sites)] if cfg.per_layer else [("", list(zip(layers, sites)))]
     for mode in cfg.modes:
         for sel in selectors:
-            for what in ("direction", "random"):
-                ivs = []
-                for L, s in zip(layers, sites):
-                    vecs = directions[s].vector if what == "direction" else random_directions(
-                        model.sites()[s], cfg.n_random, seed=cfg.seed * 100_003 + L)
-                    ivs.append(DirectionAblation(s, vecs, sel, mode=mode,
-                                                 reference_mean=ref_means[sel.name][s] if mode == "mean" else None,
-                                                 label=f"{what}@{s}"))
-                name = f"{mode}:{sel.name}:{what}"
-                conditions[name] = ivs
-                meta[name] = {"mode": mode, "positions": sel.name, "what": what}
+            for tag, group in groups:
+                for what in ("direction", "random"):
+                    ivs = []
+                    for L, s in group:
+                        vecs = directions[s].vector if what == "direction" else random_directions(
+                            model.sites()[s], cfg.n_random, seed=cfg.seed * 100_003 + L)
+                        ivs.append(DirectionAblation(s, vecs, sel, mode=mode,
+                                                     reference_mean=ref_means[sel.name][s] if mode == "mean" else None,
+                                                     label=f"{what}@{s}"))
+                    name = f"{mode}:{sel.name}{tag}:{what}"
+                    conditions[name] = ivs
+                    meta[name] = {"mode": mode, "positions": sel.name, "what": what, "layers": [L for L, _ in group]}
     batches = task.make_batches(model, test.texts)
     comma_counts = np.zeros(len(test), dtype=int)
     commas = P.Commas(skip_first=cfg.skip_first, allow_empty=True)
@@ -220,8 +228,13 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     # 5. metrics
     correct = {k: (metrics.predictions(v, threshold) == labels).astype(int) for k, v in lds.items()}
     acc0 = correct["baseline"].mean()
+    chance_warning = None
+    if acc0 <= 0.5:
+        chance_warning = (f"baseline accuracy {acc0:.3f} on {len(labels)} sentences is at or below chance: the share "
+                          f"removed is undefined (printed as such); use more sentences (--limit) or another prompt")
+        warnings.warn(chance_warning, stacklevel=2)
     subset = tigges_subset(correct["baseline"], comma_counts > 0, labels, cfg.seed)
-    rows, warn = [], []
+    rows, warn = [], [chance_warning] if chance_warning else []
     summary_rows = {}
     for name, ld in lds.items():
         ivs = conditions[name]
@@ -247,8 +260,9 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
             per_draw = [float(correct[name][np.arange(len(labels)) % k == j].mean()) for j in range(k)]
             entry["accuracy_per_draw"] = per_draw
             if entry["removed"] > RANDOM_WARN or (entry["tigges_removed"] > RANDOM_WARN):
-                msg = (f"random-direction control {name} removed {entry['removed']:.1%} of above-chance accuracy "
-                       f"({entry['tigges_removed']:.1%} under the Tigges protocol): the intervention itself is destructive "
+                msg = (f"random-direction control {name}: share of above-chance accuracy removed "
+                       f"{metrics.format_removed(entry['removed'])} (Tigges protocol: "
+                       f"{metrics.format_removed(entry['tigges_removed'])}); the intervention itself is destructive "
                        f"here, whatever the direction")
                 warn.append(msg)
                 warnings.warn(msg, stacklevel=2)
@@ -256,21 +270,26 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
 
     # 6. the result
     def fmt_ci(e, key):
-        p, (lo, hi) = e[key], e[key + "_ci"]
-        return f"{p:.1%} [{lo:.1%}, {hi:.1%}]"
+        if key.startswith("tigges") and not len(subset):
+            return "undefined: no sentence in the Tigges subset"
+        return metrics.format_removed(e[key], *e[key + "_ci"])
+
+    def layer_label(ls):
+        return ",".join(map(str, ls)) if len(ls) <= 6 else f"{len(ls)} layers ({ls[0]}..{ls[-1]})"
 
     table_rows = []
     for mode in cfg.modes:
         for sel in selectors:
-            d = summary_rows[f"{mode}:{sel.name}:direction"]
-            r = summary_rows[f"{mode}:{sel.name}:random"]
-            table_rows.append([mode, sel.name, d["examples_touched"], d["accuracy"], fmt_ci(d, "removed"),
-                               r["accuracy"], fmt_ci(r, "removed"), d["tigges_accuracy"], fmt_ci(d, "tigges_removed"),
-                               fmt_ci(r, "tigges_removed")])
+            for tag, group in groups:
+                d = summary_rows[f"{mode}:{sel.name}{tag}:direction"]
+                r = summary_rows[f"{mode}:{sel.name}{tag}:random"]
+                table_rows.append([mode, sel.name, layer_label(d["layers"]), d["examples_touched"], d["accuracy"],
+                                   fmt_ci(d, "removed"), r["accuracy"], fmt_ci(r, "removed"), d["tigges_accuracy"],
+                                   fmt_ci(d, "tigges_removed"), fmt_ci(r, "tigges_removed")])
     base = summary_rows["baseline"]
     main_table = Table(
         title="Share of above-chance accuracy removed by ablating the direction, with the random control",
-        columns=["mode", "positions", "examples touched", "accuracy", "% removed [95% CI]",
+        columns=["mode", "positions", "layers", "examples touched", "accuracy", "% removed [95% CI]",
                  "random: accuracy", "random: % removed", "Tigges: accuracy", "Tigges: % removed", "Tigges random: % removed"],
         rows=table_rows,
         caption=(f"SST {cfg.split} (n={len(labels)}), prompt {task.template!r} -> {task.positive!r}/{task.negative!r}; "
@@ -287,14 +306,15 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
                  f"tested on {toy_info['n_test']} prompts with other adjectives ({', '.join(toy_info['test_words'])}). "
                  f"Norms: mean residual norm at the first token vs all other real tokens over {len(ref_texts)} SST train prompts."),
     )
-    fig = removed_bars(summary_rows, [(f"{mode} @ {sel.name}", f"{mode}:{sel.name}") for mode in cfg.modes
-                                      for sel in selectors],
+    fig = removed_bars(summary_rows, [(f"{mode} @ {sel.name}{tag}", f"{mode}:{sel.name}{tag}") for mode in cfg.modes
+                                      for sel in selectors for tag, _ in groups],
                        "Ablating the sentiment direction vs a random direction", height=420)
     trace = _trace(model, task, test, directions, sites)
     summary = (
         f"{model.name}: baseline SST {cfg.split} accuracy {base['accuracy']:.3f} (n={len(labels)}, threshold {threshold:.3f} "
         f"fitted on dev), AUROC {base['auroc']:.3f}.\n\n"
-        + "\n".join(f"{r[0]} ablation at {r[1]}: {r[4]} of above-chance accuracy removed (random control {r[6]})." for r in table_rows)
+        + "\n".join(f"{r[0]} ablation at {r[1]}, layer{'s' if ',' in r[2] or ' ' in r[2] else ''} {r[2]}: share of "
+                    f"above-chance accuracy removed {r[5]} (random control {r[7]})." for r in table_rows)
         + ("\n\nWarnings:\n" + "\n".join(warn) if warn else "")
     )
     data = {

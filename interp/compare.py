@@ -126,10 +126,11 @@ class CompareConfig:
             allowed = ", ".join(m for m in METHODS if m not in NEURON_METHODS)
             raise ValueError(f"causal_methods must be direction methods ({allowed}); got {bad} "
                              "(the best unit and the top-k units are always ablated)")
-        for name in ("train_limit", "dev_limit", "test_limit", "limit"):
-            v = getattr(self, name)
-            if v is not None and v < 4:
-                raise ValueError(f"{name} must be at least 4 (or None for all), got {v}")
+        from .validate import check_count, check_sweep_sizes
+
+        check_sweep_sizes(self)
+        for name in ("das_steps", "das_batch"):
+            check_count(f"--{name.replace('_', '-')}", getattr(self, name))
         return self
 
 
@@ -230,7 +231,10 @@ def _default_sites(model, cfg: CompareConfig) -> list[str]:
     return [SITE_KINDS[k].format(L=L) for k in cfg.site_kinds for L in layers]
 
 
-def _sample(lt, n: int | None, seed: int):
+def _sample(lt, n: int | None, seed: int, option: str = "--limit"):
+    from .validate import check_limit
+
+    n = check_limit(option, n, len(lt), lt.name)
     if n is None or n >= len(lt):
         return lt
     return lt.subset(np.sort(np.random.default_rng(seed).permutation(len(lt))[:n]))
@@ -267,9 +271,9 @@ def compare(model, sites: Sequence[str] | None = None, *, config: CompareConfig 
     # ---- data: SST train subset, dev, test (raw sentences), toy train/test at the adjective
     t = time.time()
     need_sst_train = any(d.startswith("sst") for d in cfg.data) or not zero_shot
-    train = _sample(datasets.sst("train"), cfg.train_limit, rng_seed) if need_sst_train else None
-    dev = _sample(datasets.sst("dev"), cfg.dev_limit, rng_seed + 1)
-    test = _sample(datasets.sst("test"), cfg.test_limit, rng_seed + 2)
+    train = _sample(datasets.sst("train"), cfg.train_limit, rng_seed, "--train-limit") if need_sst_train else None
+    dev = _sample(datasets.sst("dev"), cfg.dev_limit, rng_seed + 1, "--dev-limit")
+    test = _sample(datasets.sst("test"), cfg.test_limit, rng_seed + 2, "--test-limit")
     kw = dict(batch_size=cfg.batch_size)
     F: dict[str, dict] = {}
     if train is not None:
@@ -528,6 +532,9 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
 
     train, Ftr, dev, Fdev = train_for_probe  # the SST train/dev samples and their features
     test = datasets.sst("test")
+    from .validate import check_limit
+
+    check_limit("--limit", cfg.limit, len(test), test.name)
     if cfg.limit:
         test = test.subset(np.random.default_rng(cfg.seed + 2).permutation(len(test))[: cfg.limit])
     labels = np.asarray(test.labels)
@@ -586,7 +593,8 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
             k = cfg.n_random
             e["accuracy_per_draw"] = [float(correct[name][np.arange(len(labels)) % k == j].mean()) for j in range(k)]
             if e["removed"] > RANDOM_WARN:
-                msg = (f"random control {name} removed {e['removed']:.1%} of above-chance accuracy: the intervention "
+                msg = (f"random control {name}: share of above-chance accuracy removed "
+                       f"{metrics.format_removed(e['removed'])}; the intervention "
                        "itself is destructive here, whatever the direction")
                 warn.append(msg)
                 warnings.warn(msg, stacklevel=3)
@@ -603,8 +611,7 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
 
 
 def _pct_ci(e: dict, key: str) -> str:
-    p, (lo, hi) = e[key], e[key + "_ci"]
-    return f"{p:.1%} [{lo:.1%}, {hi:.1%}]"
+    return metrics.format_removed(e[key], *e[key + "_ci"])
 
 
 def _result(model, cfg, sites, best_site, ref_method, acc, extra, cosines, align, random_align, cross_source,
@@ -784,7 +791,8 @@ def _result(model, cfg, sites, best_site, ref_method, acc, extra, cosines, align
     if causal:
         for sel in causal["positions"]:
             lines.append(f"{cfg.mode}-ablation at {sel} ({causal['site']}): " + ", ".join(
-                f"{w} {causal['conditions'][f'{sel}:{w}']['removed']:.1%}" for w in causal["groups"]) + " removed.")
+                f"{w} {metrics.format_removed(causal['conditions'][f'{sel}:{w}']['removed'])}"
+                for w in causal["groups"]) + " removed.")
         if causal["warnings"]:
             lines.append("Warnings: " + " ".join(causal["warnings"]))
     if das_info and "skipped" in das_info:

@@ -53,6 +53,7 @@ from interp.config import DataNotFoundError
 from interp.results import file_sha256
 
 __all__ = [
+    "DataFileError",
     "DataNotFoundError",
     "LabelledTexts",
     "NAMES",
@@ -99,11 +100,77 @@ def _folder(name: str) -> Path:
     return path
 
 
-def _file(folder: Path, name: str) -> Path:
+def _file(folder: Path, name: str, *, lines: bool = True) -> Path:
     path = folder / name
     if not path.is_file():
         raise DataNotFoundError(f"data file not found: {path}; {_where(folder.parent)}")
+    verify_file(path, lines=lines)
     return path
+
+
+class DataFileError(ValueError):
+    """A data file is there but damaged: cut short, not matching the folder's ``MD5SUMS``, or
+    holding a row or label that cannot be right."""
+
+
+_VERIFIED: dict[tuple[str, int, int], None] = {}
+
+
+def _md5sums(root: Path) -> dict[str, str]:
+    """``MD5SUMS`` of the data folder as {relative path: md5}; empty when there is none."""
+    path = root / "MD5SUMS"
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.strip().split(maxsplit=1)
+        if len(parts) == 2:
+            out[parts[1].lstrip("*").removeprefix("./")] = parts[0].lower()
+    return out
+
+
+def verify_file(path: Path, *, lines: bool = True) -> None:
+    """Refuse a damaged data file, once per file (and size and mtime) per process: a text file
+    whose last row has no line end (cut mid-row), or a file whose MD5 differs from the data
+    folder's ``MD5SUMS`` entry. Files ``MD5SUMS`` does not list are checked for the line end only."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _VERIFIED:
+        return
+    if st.st_size == 0:
+        raise DataFileError(f"data file {path} is empty; copy it again from the source (see data.md)")
+    if lines:
+        with open(path, "rb") as f:
+            f.seek(-1, 2)
+            if f.read(1) != b"\n":
+                raise DataFileError(f"data file {path} ends in the middle of a row (no final line end): it was cut "
+                                    f"short; copy it again from the source (see data.md)")
+    try:
+        root = config.data_dir()
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, DataNotFoundError):
+        root, rel = None, None
+    if root is not None:
+        expected = _md5sums(root).get(rel)
+        if expected is not None:
+            h = hashlib.md5()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            if h.hexdigest() != expected:
+                raise DataFileError(f"data file {path} does not match {root / 'MD5SUMS'} (md5 {h.hexdigest()}, "
+                                    f"expected {expected}): it is damaged or changed; copy it again from the source")
+    _VERIFIED[key] = None
+
+
+def _label(path: Path, lineno: int, value: str, allowed: tuple[int, ...] = (0, 1)) -> int:
+    try:
+        label = int(value)
+    except ValueError:
+        raise DataFileError(f"{path}:{lineno}: label {value!r} is not a number") from None
+    if label not in allowed:
+        raise DataFileError(f"{path}:{lineno}: label {label} is not one of {', '.join(map(str, allowed))}")
+    return label
 
 
 def _check_split(dataset: str, split: str) -> None:
@@ -245,8 +312,8 @@ def sst(split: str) -> LabelledTexts:
             if not row:
                 continue
             if len(row) != 2:
-                raise ValueError(f"{path}:{lineno}: expected 2 fields, got {len(row)}")
-            labels.append(int(row[0]))
+                raise DataFileError(f"{path}:{lineno}: expected 2 fields, got {len(row)}")
+            labels.append(_label(path, lineno, row[0]))
             texts.append(row[1])
     return LabelledTexts(texts, np.array(labels), f"sst/{split}", path)
 
@@ -459,9 +526,9 @@ def sst2_glue(split: str) -> LabelledTexts:
                 continue
             parts = line.split("\t")
             if len(parts) != 2:
-                raise ValueError(f"{path}:{lineno}: expected 2 tab-separated fields, got {len(parts)}")
+                raise DataFileError(f"{path}:{lineno}: expected 2 tab-separated fields, got {len(parts)}")
             texts.append(parts[0].rstrip(" "))
-            labels.append(int(parts[1]))
+            labels.append(_label(path, lineno, parts[1]))
     return LabelledTexts(texts, np.array(labels), f"sst2_glue/{split}", path)
 
 
@@ -476,7 +543,7 @@ def _imdb_source(split: str) -> tuple[str, Source]:
     jdir = root / "imdb"
     adir = root / "aclImdb"
     if jdir.is_dir():
-        return "jsonl", _file(jdir, f"{split}.jsonl.gz")
+        return "jsonl", _file(jdir, f"{split}.jsonl.gz", lines=False)
     if adir.is_dir():
         if split == "unsup":
             subs = (adir / "train" / "unsup",)
@@ -497,11 +564,22 @@ def _iter_imdb(split: str) -> Iterator[tuple[int, int, int, str]]:
     kind, source = _imdb_source(split)
     if kind == "jsonl":
         assert isinstance(source, Path)
-        with gzip.open(source, "rt", encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    d = json.loads(line)
-                    yield int(d["id"]), int(d["rating"]), int(d["label"]), d["text"]
+        try:
+            with gzip.open(source, "rt", encoding="utf-8") as f:
+                for lineno, line in enumerate(f, start=1):
+                    if line.strip():
+                        try:
+                            d = json.loads(line)
+                            row = int(d["id"]), int(d["rating"]), int(d["label"]), d["text"]
+                        except (ValueError, KeyError, TypeError) as e:
+                            raise DataFileError(f"{source}:{lineno}: not an IMDB row ({e})") from None
+                        if row[2] not in (-1, 0, 1) or not isinstance(row[3], str):
+                            raise DataFileError(f"{source}:{lineno}: label {row[2]} is not one of -1, 0, 1")
+                        yield row
+        except (EOFError, gzip.BadGzipFile, OSError) as e:
+            if isinstance(e, DataNotFoundError):
+                raise
+            raise DataFileError(f"data file {source} is cut short or not gzip ({e}); copy it again from the source") from None
         return
     assert isinstance(source, tuple)
     for folder in source:

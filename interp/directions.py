@@ -14,6 +14,15 @@ from pathlib import Path
 import torch
 
 
+def _plain_mode(path: Path) -> None:
+    """Give ``path`` the mode a plain new file gets here (0666 less the umask, 0644 usually)."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _base(path: str | Path) -> Path:
     """``path`` without a .safetensors/.json suffix (site names hold dots: keep them)."""
     p = Path(path)
@@ -68,6 +77,7 @@ class Direction:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"direction": self.vector.contiguous()}, str(path) + ".safetensors")
         Path(str(path) + ".json").write_text(json.dumps(self.meta(), indent=2, default=str))
+        _plain_mode(Path(str(path) + ".safetensors"))  # safetensors writes 0600; match the JSON beside it
         return Path(str(path) + ".safetensors")
 
     @classmethod
@@ -79,8 +89,13 @@ class Direction:
         for p in (st, js):
             if not p.exists():
                 raise FileNotFoundError(f"direction file missing: {p}")
-        meta = json.loads(js.read_text())
-        vec = load_file(str(st))["direction"]
+        try:
+            meta = json.loads(js.read_text())
+            vec = load_file(str(st))["direction"]
+        except Exception as e:  # noqa: BLE001 - broken JSON, SafetensorError, no "direction" tensor
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ValueError(f"cannot read the direction {base} ({type(e).__name__}: {first}): its .safetensors or "
+                             f".json is damaged; save it again") from None
         if vec.shape[0] != meta.get("width", vec.shape[0]):
             raise ValueError(f"{st}: vector width {vec.shape[0]} differs from its JSON ({meta['width']})")
         meta.pop("width", None)

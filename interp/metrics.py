@@ -2,7 +2,9 @@
 above-chance accuracy an intervention removes, and paired bootstrap intervals.
 
 ``fraction_removed = (acc0 - acc) / (acc0 - 0.5)``: 0 means the intervention changed nothing,
-1 means it brought the model down to chance, above 1 means below chance.
+1 means it brought the model down to chance, above 1 means below chance. When the baseline is
+at or below chance the share is undefined: :func:`fraction_removed` gives NaN, the bootstrap gives
+no interval, and :func:`format_removed` prints :data:`UNDEFINED` instead of a number.
 """
 
 from __future__ import annotations
@@ -42,6 +44,25 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
+#: What a share removed prints as when the baseline is at or below chance.
+UNDEFINED = "undefined: baseline at or below chance"
+
+
+def format_removed(point: float, lo: float | None = None, hi: float | None = None, *, undefined: str = UNDEFINED) -> str:
+    """``"12.3% [4.0%, 20.1%]"``; ``undefined`` (:data:`UNDEFINED` unless another reason is given)
+    when the point estimate is NaN, never a NaN beside an interval; ``"12.3% [no interval]"`` when
+    the bootstrap gave none."""
+    import math
+
+    if point is None or not math.isfinite(point):
+        return undefined
+    if lo is None and hi is None:
+        return f"{point:.1%}"
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{point:.1%} [no interval]"
+    return f"{point:.1%} [{lo:.1%}, {hi:.1%}]"
+
+
 def fraction_removed(acc0: float, acc: float) -> float:
     if acc0 <= 0.5:
         return float("nan")
@@ -56,10 +77,14 @@ def bootstrap_removed(
     ``correct0`` and ``correct`` are per-example 0/1 outcomes without and with the
     intervention, on the same examples; resampling is paired.
     """
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot!r}")
     c0, c1 = np.asarray(correct0, dtype=float), np.asarray(correct, dtype=float)
     if c0.shape != c1.shape or c0.ndim != 1 or len(c0) == 0:
         raise ValueError(f"paired outcomes needed; got shapes {c0.shape} and {c1.shape}")
     point = fraction_removed(c0.mean(), c1.mean())
+    if not np.isfinite(point):  # baseline at or below chance: no share, hence no interval either
+        return float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(c0), size=(n_boot, len(c0)))
     a0, a1 = c0[idx].mean(1), c1[idx].mean(1)

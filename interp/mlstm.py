@@ -906,11 +906,24 @@ class MLSTM(HookedRootModule):
         Checks every tensor name and shape against the config in the card and raises
         :class:`CheckpointMismatchError` naming the first offending tensor.
         """
-        from safetensors import safe_open
-
         st_path, card_path = _paths(path)
         if not st_path.is_file():
             raise FileNotFoundError(f"no mLSTM weights at {st_path}")
+        try:
+            return cls._load(st_path, card_path, device, dtype)
+        except (CheckpointMismatchError, FileNotFoundError):
+            raise
+        except Exception as e:  # noqa: BLE001 - SafetensorError, a broken card, a short file: one clear error
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise CheckpointMismatchError(
+                f"cannot read the mLSTM checkpoint {st_path} ({type(e).__name__}: {first}): it is empty, cut short or "
+                f"not a safetensors file, or its card {card_path.name} is broken; copy it again, or write a new one "
+                f"with interp train-mlstm") from None
+
+    @classmethod
+    def _load(cls, st_path: Path, card_path: Path, device, dtype) -> "MLSTM":
+        from safetensors import safe_open
+
         with safe_open(str(st_path), framework="pt") as f:
             file_meta = f.metadata() or {}
             names = list(f.keys())

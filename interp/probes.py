@@ -548,10 +548,12 @@ def _model_hash(model: MLSTM) -> str:
 
 
 def _limit(lt, limit: Optional[int], seed: int, name: str):
+    """``limit`` stratified random rows of ``lt`` (clamped to its size; ``None`` or 0: all)."""
+    from .validate import check_limit
+
+    limit = check_limit("--limit", limit)
     if limit is None or limit >= len(lt):
         return lt
-    if limit < 4:
-        raise ValueError(f"limit must be at least 4, got {limit}")
     rng = np.random.default_rng([seed, len(lt)])
     idx = _stratified(lt.labels, int(limit), rng)
     return lt.subset(idx)
@@ -574,9 +576,9 @@ def probe_splits(data: str = "sst", limit: Optional[int] = None, seed: int = 0) 
         raise ValueError(f"unknown probe data {data!r}: choose among {', '.join(PROBE_DATA)}")
     if data == "sst":
         return {s: _limit(D.sst(s), limit, seed, s) for s in ("train", "dev", "test")}
-    n = IMDB_DEFAULT_LIMIT if limit is None else int(limit)
-    if n < 4:
-        raise ValueError(f"limit must be at least 4, got {limit}")
+    from .validate import check_limit
+
+    n = check_limit("--limit", limit) or IMDB_DEFAULT_LIMIT
     tr, te = D.imdb("train"), D.imdb("test")
     if 2 * n > len(tr) or n > len(te):
         raise ValueError(f"limit {n} too large for IMDB (train {len(tr)} rows gives 2×limit, test {len(te)})")

@@ -85,6 +85,11 @@ class MLSTMModel:
             raise TypeError("tokenize takes a list of texts, not one text")
         if len(texts) == 0:
             raise ValueError("no texts to tokenize")
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"text {i} is {type(t).__name__}, not str")
+            if not t.strip():
+                raise ValueError(f"text {i} is empty{'' if not t else ' (whitespace only)'}")
         seqs = encode_each(texts, scheme=self.mlstm.cfg.preprocess)
         width = max(len(s) for s in seqs)
         tokens = torch.zeros(len(seqs), width, dtype=torch.long)

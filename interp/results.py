@@ -103,6 +103,10 @@ def _figure_dict(fig: Any) -> dict:
 # the nouns
 
 
+class ResultFileError(ValueError):
+    """A file that is not a saved :class:`Result` (not JSON, not an object, a missing part, cut rows)."""
+
+
 @dataclass
 class Table:
     """A titled table: ``columns`` names, ``rows`` of cells (str, int, float or None)."""
@@ -122,7 +126,15 @@ class Table:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Table":
-        return cls(title=d["title"], columns=list(d["columns"]), rows=[list(r) for r in d["rows"]],
+        if not isinstance(d, dict) or not isinstance(d.get("columns"), list) or not isinstance(d.get("rows"), list):
+            raise ResultFileError("a table without its columns and rows lists")
+        columns = list(d["columns"])
+        for i, r in enumerate(d["rows"]):
+            if not isinstance(r, list) or len(r) != len(columns):
+                got = len(r) if isinstance(r, list) else type(r).__name__
+                raise ResultFileError(f"table {d.get('title', '')!r}: row {i} has {got} cells for {len(columns)} columns "
+                                      f"(the file is cut or edited)")
+        return cls(title=str(d.get("title", "")), columns=columns, rows=[list(r) for r in d["rows"]],
                    caption=d.get("caption", ""))
 
     def _repr_html_(self) -> str:
@@ -207,9 +219,18 @@ class Result:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Result":
+        if not isinstance(d, dict):
+            raise ResultFileError(f"a JSON {type(d).__name__}, not an interp result (an object with schema, kind, "
+                                  f"title, tables, manifest)")
         schema = d.get("schema", SCHEMA)
         if not str(schema).startswith("interp.result/"):
-            raise ValueError(f"not an interp result (schema={schema!r})")
+            raise ResultFileError(f"not an interp result (schema={schema!r})")
+        missing = [k for k in ("kind", "title") if not isinstance(d.get(k), str)]
+        if missing:
+            raise ResultFileError(f"not an interp result: no {' or '.join(missing)}")
+        for key, typ in (("tables", list), ("figures", list), ("traces", list), ("data", dict), ("manifest", dict)):
+            if key in d and not isinstance(d[key], typ):
+                raise ResultFileError(f"not an interp result: {key} is a {type(d[key]).__name__}, not a {typ.__name__}")
         return cls(
             kind=d["kind"],
             title=d["title"],
@@ -220,6 +241,20 @@ class Result:
             data=dict(d.get("data", {})),
             manifest=dict(d.get("manifest", {})),
         )
+
+    @classmethod
+    def combine(cls, results: "list[Result]", *, kind: str | None = None, title: str | None = None) -> "Result":
+        """One result holding several (e.g. ``interp patch``'s heatmaps and summarization table):
+        their summaries, tables, figures and traces in order, ``data`` keyed by each one's kind,
+        the first one's manifest (each one's under ``data[kind]["manifest"]``)."""
+        if not results:
+            raise ValueError("nothing to combine")
+        return cls(kind=kind or results[0].kind, title=title or results[0].title,
+                   summary="\n\n".join(r.summary for r in results if r.summary),
+                   tables=[t for r in results for t in r.tables], figures=[f for r in results for f in r.figures],
+                   traces=[t for r in results for t in r.traces],
+                   data={r.kind: {**r.data, "manifest": r.manifest} for r in results},
+                   manifest=dict(results[0].manifest))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the result as one JSON file (parents created; written atomically). Returns the path."""
@@ -232,8 +267,30 @@ class Result:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Result":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    def load(cls, path: str | os.PathLike, *, require_manifest: bool = False) -> "Result":
+        """Read what :meth:`save` wrote. :class:`ResultFileError` (one line, naming the file) for a
+        folder, a file that is not JSON or not a result, cut table rows, and (``require_manifest``)
+        a result without its manifest; FileNotFoundError when there is no such file."""
+        path = Path(path)
+        if path.is_dir():
+            hint = f" (it holds {path / 'result.json'})" if (path / "result.json").is_file() else ""
+            raise ResultFileError(f"{path} is a folder, not a result file: give its result.json{hint}")
+        if not path.is_file():
+            raise FileNotFoundError(f"no such result file: {path}")
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ResultFileError(f"{path} is not a result file: not JSON ({e})") from None
+        try:
+            res = cls.from_dict(d)
+        except ResultFileError as e:
+            raise ResultFileError(f"{path}: {e}") from None
+        except (KeyError, TypeError, ValueError) as e:
+            raise ResultFileError(f"{path}: not a readable interp result ({type(e).__name__}: {e})") from None
+        if require_manifest and not res.manifest:
+            raise ResultFileError(f"{path}: the result has no manifest (command, versions, data hashes), so it cannot "
+                                  f"be reported as a measured result; re-run the command that wrote it")
+        return res
 
     def _repr_html_(self) -> str:
         from interp import report

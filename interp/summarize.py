@@ -126,8 +126,7 @@ def ablations(site: str, vector: torch.Tensor, bank: torch.Tensor, sel: P.Positi
 
 
 def _fmt_ci(p, ci) -> str:
-    lo, hi = ci
-    return f"{p:.1%} [{lo:.1%}, {hi:.1%}]"
+    return metrics.format_removed(p, *ci)
 
 
 def score_conditions(scores: dict[str, np.ndarray], labels: np.ndarray, threshold: float, conditions: dict,
@@ -155,8 +154,9 @@ def score_conditions(scores: dict[str, np.ndarray], labels: np.ndarray, threshol
             e["accuracy_per_draw"] = [float(correct[name][np.arange(len(labels)) % n_random == j].mean())
                                       for j in range(n_random)]
             if e["removed"] > RANDOM_WARN or e["tigges_removed"] > RANDOM_WARN:
-                msg = (f"random control {name} removed {e['removed']:.1%} ({e['tigges_removed']:.1%} under the Tigges "
-                       f"protocol): the intervention is destructive here whatever the direction")
+                msg = (f"random control {name}: share removed {metrics.format_removed(e['removed'])} (Tigges "
+                       f"protocol: {metrics.format_removed(e['tigges_removed'])}); the intervention is destructive here "
+                       f"whatever the direction")
                 warn.append(msg)
                 warnings.warn(msg, stacklevel=2)
         rows[name] = e
@@ -171,10 +171,14 @@ def _selector_stats(batches: Sequence[Batch], selectors: Sequence[P.Positions], 
     return counts
 
 
-def _subsample(lt, n: int | None, seed: int):
-    """``n`` seeded random sentences of ``lt`` in their original order; ``None`` or 0: all of them."""
-    if n is not None and n < 0:
-        raise ValueError(f"a sentence limit must be positive (0 or none: all sentences), got {n}")
+def _subsample(lt, n: int | None, seed: int, option: str | None = "--limit"):
+    """``n`` seeded random sentences of ``lt`` in their original order; ``None`` or 0: all of them.
+    ``option`` names the sentence limit checked (:func:`interp.validate.check_limit`); ``None``: a
+    reference-set size, clamped to ``len(lt)``."""
+    from .validate import check_limit
+
+    if option is not None:
+        n = check_limit(option, n, len(lt), lt.name)
     if not n or n >= len(lt):
         return lt
     return lt.subset(np.sort(np.random.default_rng(seed).permutation(len(lt))[:n]))
@@ -211,7 +215,9 @@ def run_summarize(model, config: SummarizeConfig | None = None, *, directions: d
     task = SSTZeroShot(prompt=cfg.prompt, batch_size=cfg.batch_size)
     pos_id, neg_id = task.answer_ids(model)
     score = LogitDiff(pos_id, neg_id, task.positive, task.negative)
-    layers = list(range(model.n_layers)) if cfg.layers is None else list(cfg.layers)
+    from .validate import check_layers
+
+    layers = check_layers(cfg.layers, model.n_layers, model.name)
     sites = [f"blocks.{L}.hook_{cfg.site}" for L in layers]
     for s in sites:
         check_site(model, s)
@@ -227,12 +233,12 @@ def run_summarize(model, config: SummarizeConfig | None = None, *, directions: d
 
     # 2. reference set: means and pools per position type
     train = datasets.sst("train")
-    ref_texts = _subsample(train, cfg.reference_n, cfg.seed).texts
+    ref_texts = _subsample(train, cfg.reference_n, cfg.seed, None).texts
     ref = reference_pass(model, task.make_batches(model, ref_texts), sites, selectors, bases,
                          progress="reference" if progress else False)
 
     # 3. threshold on dev
-    dev = _subsample(datasets.sst("dev"), cfg.dev_limit, cfg.seed + 1)
+    dev = _subsample(datasets.sst("dev"), cfg.dev_limit, cfg.seed + 1, "--dev-limit")
     dev_stats = {}
     if cfg.threshold == "dev":
         dev_ld = evaluate_conditions(model, task.make_batches(model, dev.texts), {"baseline": []}, score, **(engine or {}),
@@ -312,8 +318,9 @@ def _summary_line(rows: dict, mode: str, pos: str, prefix: str = "") -> str:
         return (f"{mode} @ {pos}: {_fmt_ci(v['removed'], v['removed_ci'])} "
                 f"(Tigges {_fmt_ci(v['tigges_removed'], v['tigges_removed_ci'])}); whole vector, no random control")
     d, r = rows[f"{key}:direction"], rows[f"{key}:random"]
-    return (f"{mode} @ {pos}: {_fmt_ci(d['removed'], d['removed_ci'])} vs random {r['removed']:.1%}; "
-            f"Tigges {_fmt_ci(d['tigges_removed'], d['tigges_removed_ci'])} vs random {r['tigges_removed']:.1%}")
+    return (f"{mode} @ {pos}: {_fmt_ci(d['removed'], d['removed_ci'])} vs random "
+            f"{metrics.format_removed(r['removed'])}; Tigges {_fmt_ci(d['tigges_removed'], d['tigges_removed_ci'])} "
+            f"vs random {metrics.format_removed(r['tigges_removed'])}")
 
 
 def _summary_table(rows: dict, modes, selectors, sel_counts, n, prefix: str = "", lead: list | None = None) -> Table:
@@ -384,6 +391,9 @@ class MLSTMSummarizeConfig:
             raise ValueError(f"targets must be among unit, direction; got {self.targets!r}")
         if not self.sites:
             raise ValueError("no sites given")
+        from .validate import check_sweep_sizes
+
+        check_sweep_sizes(self)
         return self
 
 
@@ -441,8 +451,8 @@ def run_summarize_mlstm(model, config: MLSTMSummarizeConfig | None = None, *, pr
         check_site(model, s)
     d = model.sites()[cfg.probe_site]
     selectors = [P.get(p, skip_first=cfg.skip_first, allow_empty=True) for p in cfg.positions]
-    train = _subsample(datasets.sst("train"), cfg.train_limit, cfg.seed)
-    dev = _subsample(datasets.sst("dev"), cfg.dev_limit, cfg.seed + 1)
+    train = _subsample(datasets.sst("train"), cfg.train_limit, cfg.seed, "--train-limit")
+    dev = _subsample(datasets.sst("dev"), cfg.dev_limit, cfg.seed + 1, "--dev-limit")
     test = _subsample(datasets.sst("test"), cfg.limit, cfg.seed + 2)
     ytr, ydev, labels = (np.asarray(x.labels) for x in (train, dev, test))
     read_sites = list(dict.fromkeys([cfg.probe_site, *cfg.sites]))
@@ -480,7 +490,7 @@ def run_summarize_mlstm(model, config: MLSTMSummarizeConfig | None = None, *, pr
             rows_of[(t, s)] = (start, slice(start + 1, start + 1 + tg["bank"].shape[0]))
             parts += [tg["vector"][None], tg["bank"]]
         bases[s] = torch.cat(parts)
-    ref_texts = _subsample(train, cfg.reference_n, cfg.seed + 3).texts
+    ref_texts = _subsample(train, cfg.reference_n, cfg.seed + 3, None).texts
     ref = reference_pass(model, _batches(model, ref_texts, cfg.batch_size), cfg.sites, selectors, bases,
                          progress="reference" if progress else False)
 

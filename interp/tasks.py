@@ -44,12 +44,18 @@ class SSTZeroShot:
             self.template, self.positive, self.negative = PROMPTS[self.prompt]
         else:
             raise ValueError(f"unknown prompt {self.prompt!r}; choose from {', '.join(PROMPTS)}")
+        from .validate import check_count
+
+        check_count("batch_size", self.batch_size)
 
     def answer_ids(self, model) -> tuple[int, int]:
         return model.single_token(self.positive), model.single_token(self.negative)
 
     def format(self, texts: Sequence[str]) -> list[str]:
-        return [self.template.format(text=t) for t in texts]
+        """The prompt around each text; a bare string, non-str, empty or whitespace-only texts are refused."""
+        from .validate import check_texts
+
+        return [self.template.format(text=t) for t in check_texts(texts)]
 
     def make_batches(self, model, texts: Sequence[str]) -> list[Batch]:
         """Tokenised, length-sorted batches; ``Batch.ids`` index into ``texts``."""
@@ -82,13 +88,14 @@ class SSTZeroShot:
         """
         from .engine import merge_batches, run_sweep
 
+        if batches_ is None:
+            from .validate import check_texts
+
+            check_texts(texts)
         conditions = conditions if conditions is not None else {"baseline": []}
-        if batches_ is not None:
-            examples = merge_batches(batches_)
-        else:
-            if texts is None or isinstance(texts, (str, bytes)):
-                raise TypeError("evaluate takes a list of texts (or batches_=), not one string")
-            examples = model.tokenize(self.format(texts))
+        if not conditions:
+            raise ValueError("conditions must be a non-empty list of Conditions or dict of name -> list of interventions")
+        examples = merge_batches(batches_) if batches_ is not None else model.tokenize(self.format(texts))
         out = run_sweep(model, examples, conditions, self.reader(model), batch_size=self.batch_size,
                         progress=progress if isinstance(progress, str) else ("SST zero-shot" if progress else False),
                         **engine)
@@ -168,10 +175,13 @@ class ToyTemplates:
         return ToyPrompts(texts, np.array(labels), np.array(positions), used)
 
 
-def gather_at(model, texts: Sequence[str], positions: Sequence[int], sites: Sequence[str], batch_size: int = 64) -> dict[str, torch.Tensor]:
-    """Activations (n, d) at one token per text, for several sites in one pass."""
+def gather_at(model, texts: Sequence[str], positions: Sequence[int], sites: Sequence[str], batch_size: int = 64,
+              *, progress: bool | str = False) -> dict[str, torch.Tensor]:
+    """Activations (n, d) at one token per text, for several sites in one pass (``progress``: a bar,
+    named by the string when one is given)."""
     out: dict[str, list[torch.Tensor]] = {s: [] for s in sites}
-    for i in range(0, len(texts), batch_size):
+    desc = progress if isinstance(progress, str) else "activations"
+    for i in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress, unit="batch"):
         b = model.tokenize(list(texts[i : i + batch_size]))
         _, acts = model.run(b, read=sites)
         pos = torch.as_tensor(positions[i : i + batch_size])

@@ -97,6 +97,11 @@ class TransformerModel:
         self.n_layers = int(bridge.cfg.n_layers)
         self.d_model = int(bridge.cfg.d_model)
         self.d_mlp = int(getattr(bridge.cfg, "d_mlp", 0) or 0)
+        self.n_ctx = int(getattr(bridge.cfg, "n_ctx", 0) or 0)  # 0: unknown, nothing checked
+        #: when set, a longer text keeps only its last ``max_tokens`` tokens (the BOS stays); the
+        #: texts cut so are collected in ``truncated``. None: a text beyond the context is refused.
+        self.max_tokens: int | None = None
+        self.truncated: set[str] = set()
         self.bos_token_id = self.tokenizer.bos_token_id if prepend_bos else None
         if prepend_bos and self.bos_token_id is None:
             raise ValueError(f"tokenizer of {name!r} has no BOS token; load with prepend_bos=False")
@@ -126,8 +131,13 @@ class TransformerModel:
         device = resolve_device(str(device))
         dtype = parse_dtype(dtype) if isinstance(dtype, str) else dtype
         device_map = check_device_map(device_map, device)
-        bridge = zoo.boot(name_or_path, device=device, dtype=dtype, compatibility_mode=compatibility_mode,
-                          device_map=device_map)
+        target = zoo.check_model(name_or_path)  # clear interp errors (unknown, not pulled, broken folder) first
+        try:
+            bridge = zoo.boot(target, device=device, dtype=dtype, compatibility_mode=compatibility_mode,
+                              device_map=device_map)
+        except Exception as e:  # noqa: BLE001 - transformers/safetensors raise many kinds for a broken folder
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise zoo.ModelFolderError(f"cannot load model {str(name_or_path)!r} ({target}): {first}") from e
         bridge.eval()
         model = cls(bridge, name=str(name_or_path), **kw)
         # how another process (a Ray worker) loads the same model: interp.distributed.load_model
@@ -194,6 +204,21 @@ class TransformerModel:
         encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         if self.bos_token_id is not None:
             encoded = [[self.bos_token_id] + e for e in encoded]
+        if self.max_tokens:
+            keep_bos = int(self.bos_token_id is not None)
+            for i, e in enumerate(encoded):
+                if len(e) > self.max_tokens:  # keep the end, where the prompt and its answer sit
+                    encoded[i] = e[:keep_bos] + e[len(e) - (self.max_tokens - keep_bos):]
+                    self.truncated.add(texts[i])
+        n_ctx = self.n_ctx
+        if n_ctx:
+            for i, e in enumerate(encoded):
+                if len(e) > n_ctx:
+                    from .validate import InputError
+
+                    raise InputError(f"text {i} is {len(e):,} tokens ({len(texts[i]):,} characters), more than the "
+                                     f"context of {self.name} ({n_ctx:,} tokens): shorten it, or cut long texts "
+                                     f"with --max-tokens (TransformerModel.max_tokens)")
         width = max(len(e) for e in encoded)
         tokens = torch.full((len(encoded), width), self.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(encoded), width), dtype=torch.bool)

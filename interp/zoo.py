@@ -82,6 +82,11 @@ class ModelNotPulledError(FileNotFoundError):
     """A registry model that has not been pulled into the cache yet."""
 
 
+class ModelFolderError(ValueError):
+    """A local model folder that is not a usable Hugging Face model folder (no or a broken
+    ``config.json``), or a hub name that cannot be reached offline."""
+
+
 class ChecksumError(ValueError):
     """A downloaded model file does not have the sha256 the registry expects."""
 
@@ -287,6 +292,77 @@ def resolve(name_or_path: str | os.PathLike) -> str:
     if re.fullmatch(r"pythia-[\w.\-]+", low):
         return f"EleutherAI/{name}"
     raise UnknownModelError(_unknown_message(name))
+
+
+def check_model(name_or_path: str | os.PathLike) -> str:
+    """:func:`resolve`, and then what can be checked without loading the model: a folder (pulled
+    or local) has a valid ``config.json`` with a ``model_type``; a hub name is in the local cache
+    when ``HF_HUB_OFFLINE`` is set. Clear errors (:class:`ModelFolderError`) naming the file and the fix."""
+    target = resolve(name_or_path)
+    if Path(target).is_dir():
+        model_config(target)
+    elif _offline() and _hub_config_file(target) is None:
+        raise ModelFolderError(
+            f"hub model {target!r} is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set, so it cannot be "
+            f"downloaded; use a zoo model (interp models list) or a local folder, or unset HF_HUB_OFFLINE on a machine "
+            f"with a network")
+    return target
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _hub_config_file(repo: str) -> str | None:
+    """The cached ``config.json`` of a hub model, or None when it is not cached."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        got = try_to_load_from_cache(repo, "config.json")
+    except Exception:  # noqa: BLE001 - any failure means: not usable from the cache
+        return None
+    return got if isinstance(got, str) else None
+
+
+def model_config(name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.json`` of a model folder (or a pulled zoo model, or a cached hub model), read
+    without loading the model: what the CLI checks ``--layers`` against before any work.
+    :class:`ModelFolderError` names the file and the fix when it is missing or broken."""
+    name = os.fspath(name_or_path)
+    if name in REGISTRY:
+        folder = Path(resolve(name))
+    elif Path(name).expanduser().is_dir():
+        folder = Path(name).expanduser()
+    else:
+        cached = _hub_config_file(resolve(name))
+        if cached is None:
+            return {}
+        folder = Path(cached).parent
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise ModelFolderError(
+            f"model folder {folder} has no config.json: not a Hugging Face model folder (give a folder written by "
+            f"save_pretrained, or a zoo name: interp models list)")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFolderError(f"{cfg_path} is not valid JSON ({e}); restore it (interp models pull NAME --force "
+                               f"for a zoo model)") from None
+    if not isinstance(cfg, dict) or "model_type" not in cfg:
+        raise ModelFolderError(f"{cfg_path} has no model_type: not a Hugging Face model config; restore it "
+                               f"(interp models pull NAME --force for a zoo model)")
+    return cfg
+
+
+def n_layers_of(name_or_path: str | os.PathLike) -> int | None:
+    """The layer count in a model's ``config.json`` (None when the config does not say)."""
+    cfg = model_config(name_or_path)
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
+    for key in ("num_hidden_layers", "n_layer", "num_layers"):
+        v = text.get(key)
+        if isinstance(v, int) and v > 0:
+            return v
+    return None
 
 
 def _rope_thetas(hf_config) -> dict[str, float]:
@@ -1001,7 +1077,7 @@ def build_random_model(
     d_model: int = 64,
     n_heads: int = 4,
     d_mlp: int | None = None,
-    n_ctx: int = 128,
+    n_ctx: int = 512,  # room for the longest SST sentence in a prompt (190 tokens with the small BPE)
     n_kv_heads: int | None = None,
     seed: int = 0,
     vocab_size: int = 1024,

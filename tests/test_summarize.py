@@ -183,5 +183,5 @@ def test_sentence_limits_zero_means_all_and_negative_is_an_error():
     assert len(_subsample(dev, 0, 0)) == len(dev) == len(_subsample(dev, None, 0))
     small = _subsample(dev, 10, 0)
     assert len(small) == 10 and list(small.indices) == sorted(small.indices)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="at least 4"):
         _subsample(dev, -3, 0)
