@@ -111,9 +111,9 @@ def _main(
 
 
 def _command(ctx: typer.Context) -> str:
-    """The command that reproduces this run: the subcommand with every option spelled out."""
-    words = ctx.command_path.split()
-    words[0] = "interp"
+    """The command that reproduces this run: the subcommand with every option spelled out (as
+    ``interp ...`` whether the program was started as ``interp`` or ``python -m interp.cli``)."""
+    words = ["interp", *_subcommand(ctx).split()]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if value is None:
@@ -137,6 +137,104 @@ def _threads(threads: Optional[int]) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------- device, precision, engine, run folder
+# The same options on every command that runs a model (see docs/scale.md).
+
+def _opt_device():
+    return typer.Option("auto", help="auto (the first GPU when there is one, else the CPU), cpu, cuda or cuda:N")
+
+
+def _opt_dtype():
+    return typer.Option("float32", help="model precision: float32, bfloat16 or float16 (projections, means and "
+                        "metrics stay float32; keep float32 on a CPU)")
+
+
+def _opt_device_map():
+    return typer.Option(None, help="auto: spread a model larger than one GPU over every visible GPU")
+
+
+def _opt_engine():
+    return typer.Option("local", help="where the sweep's shards run: local, or ray (pip install -e '.[ray]')")
+
+
+def _opt_ray_address():
+    return typer.Option(None, help="with --engine ray: a running cluster to join (auto, ray://HOST:10001); "
+                        "default: start a local Ray instance")
+
+
+def _opt_workers():
+    return typer.Option(None, help="with --engine ray: actors, each loading the model once (default: one per GPU, "
+                        "else one per CPU)")
+
+
+def _opt_force():
+    return typer.Option(False, "--force", help="clear an output folder that holds another command's run (by "
+                        "default it is refused; the same command resumes it)")
+
+
+# options that change neither the numbers nor what the run folder holds
+_NOT_IDENTITY = {"threads", "progress", "force", "out", "engine", "ray_address", "workers", "debug"}
+
+
+def _model_options(device: str, dtype: str, device_map: Optional[str]) -> dict:
+    """Checked before any model loads: keywords for TransformerModel.load."""
+    from .devices import check_device_map, parse_dtype, resolve_device
+
+    dev = resolve_device(device)
+    return {"device": dev, "dtype": parse_dtype(dtype), "device_map": check_device_map(device_map, dev)}
+
+
+def _engine_options(engine: str, ray_address: Optional[str], workers: Optional[int], run) -> dict:
+    """Keywords for interp.engine.run_sweep, checked before any model loads."""
+    from .validate import check_count
+
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown --engine {engine!r}; choose local or ray")
+    if engine == "local" and (ray_address or workers):
+        raise ValueError("--ray-address and --workers are for --engine ray")
+    if workers is not None:
+        check_count("--workers", workers)
+    if engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ValueError("--engine ray needs Ray: pip install -e '.[ray]'") from None
+    return {"run": run, "engine": engine, "ray_address": ray_address, "workers": workers}
+
+
+def _subcommand(ctx: typer.Context) -> str:
+    names, c = [], ctx
+    while c.parent is not None:
+        names.append(c.info_name)
+        c = c.parent
+    return " ".join(reversed(names))
+
+
+def _run_folder(ctx: typer.Context, out: Path, force: bool):
+    """The command's output folder, claimed before any work: locked, refused when it holds another
+    command's run (unless --force), resumed when it holds this one's."""
+    from .runs import RunFolder
+
+    identity = {"command": _subcommand(ctx),
+                "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(ctx.params.items())
+                           if k not in _NOT_IDENTITY}}
+    return RunFolder(out, identity=identity, command=_command(ctx), force=force)
+
+
+def _finish(run, saves, shown, *, directions: Optional[dict] = None) -> str:
+    """Write each (result, file name) of ``saves``, the directions and the report of ``shown`` into the
+    run folder, then mark the run complete (last of all). Returns the report's path."""
+    from . import report
+
+    for r, name in saves:
+        r.save(run.file(name))
+    for key, d in (directions or {}).items():
+        d.save(run.file("directions") / key)
+    html = report.write_report(shown, run.file("report.html"), title=shown[0].title)
+    run.complete()
+    return str(html)
 
 
 def _fail(msg: str) -> None:
@@ -267,6 +365,13 @@ def ablate(
                                              "longer than the model's context"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
+    device: str = _opt_device(),
+    dtype: str = _opt_dtype(),
+    device_map: Optional[str] = _opt_device_map(),
+    engine: str = _opt_engine(),
+    ray_address: Optional[str] = _opt_ray_address(),
+    workers: Optional[int] = _opt_workers(),
+    force: bool = _opt_force(),
 ) -> None:
     """How much SST zero-shot accuracy a sentiment direction carries, everywhere and at commas."""
     from .ablate import AblateConfig
@@ -286,20 +391,18 @@ def ablate(
         cfg.layers = _quick_layers(n_layers, ctx)
     _check_max_tokens(model, max_tokens)
     _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"), "--reference-n": (reference_n, "train")})
-    from . import report
     from .ablate import run_ablate
     from .transformer import TransformerModel
 
-    m = TransformerModel.load(model)
-    m.max_tokens = max_tokens
-    res = run_ablate(m, cfg, command=_command(ctx), progress=progress)
-    _truncation(m, max_tokens, [res])
+    load = _model_options(device, dtype, device_map)
     out = out or Path("runs") / f"ablate-{Path(model).name}"
-    out.mkdir(parents=True, exist_ok=True)
-    res.save(out / "result.json")
-    for site, d in res.directions.items():
-        d.save(out / "directions" / site)
-    html = report.write_report([res], out / "report.html", title=res.title)
+    with _run_folder(ctx, out, force) as run:
+        sweep = _engine_options(engine, ray_address, workers, run)
+        m = TransformerModel.load(model, **load)
+        m.max_tokens = max_tokens
+        res = run_ablate(m, cfg, command=_command(ctx), progress=progress, engine=sweep)
+        _truncation(m, max_tokens, [res])
+        html = _finish(run, [(res, "result.json")], [res], directions=res.directions)
     typer.echo(res.summary)
     typer.echo(f"\nwrote {out / 'result.json'}, {html} and {len(res.directions)} directions in {out / 'directions'}")
 
@@ -397,6 +500,18 @@ def report_cmd(results: list[Path], out: Path = typer.Option(Path("report.html")
         _fail(f"no such result file: {', '.join(missing)}")
     if out.is_dir():
         _fail(f"--out {out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
+    same = [str(p) for p in results if out.exists() and p.exists() and os.path.samefile(p, out)]
+    if same or out.suffix.lower() == ".json":
+        _fail(f"--out {out} would overwrite {'the result ' + same[0] if same else 'a JSON file'} with HTML; "
+              "give the page's file name, e.g. report.html")
+    from .runs import RunFolder, check_writable
+
+    for p in results:
+        meta = RunFolder.read_meta(p.parent) if p.is_file() else None
+        if meta is not None and meta.get("status") != "complete":
+            _fail(f"{p} is from a run that did not complete ({meta.get('status')}: {meta.get('reason', 'still running')}); "
+                  "run its command again to finish it")
+    check_writable(out.parent)
     loaded = [Result.load(p, require_manifest=True) for p in results]
     path = report.write_report(loaded, out, title=title)
     typer.echo(str(path))
@@ -413,12 +528,19 @@ def _mlstm_checkpoint(path: Path) -> Path:
         _fail(str(e))
 
 
-def _load_mlstm(path: Path):
+def _mlstm_name(st: Path) -> str:
+    """A checkpoint's name for output folders: its run folder's, or the file's stem."""
+    return st.parent.name if st.name == "model.safetensors" else st.with_suffix("").name
+
+
+def _load_mlstm(path: Path, device: Optional[dict] = None):
+    """An mLSTM checkpoint; ``device``: {"device": ..., "dtype": ...} from _model_options."""
     from .mlstm import MLSTM, CheckpointMismatchError
 
     st = _mlstm_checkpoint(path)
+    opts = {k: v for k, v in (device or {}).items() if k in ("device", "dtype")}
     try:
-        model = MLSTM.load(st).eval()
+        model = MLSTM.load(st, **opts).eval()
     except (CheckpointMismatchError, FileNotFoundError, ValueError) as e:
         msg = str(e)
         _fail(msg if str(st) in msg else f"cannot load mLSTM checkpoint {st}: {msg}")
@@ -513,6 +635,9 @@ def probe_mlstm_cmd(
         None, help="result.json of an earlier probe-mlstm run to show side by side with this one (repeatable)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    device: str = _opt_device(),
+    dtype: str = _opt_dtype(),
+    force: bool = _opt_force(),
 ) -> None:
     """Radford et al.'s SST probes (L1/L2 logistic regression, best single unit) on an mLSTM checkpoint
     (or, with --data imdb, the same probes on whole IMDB reviews)."""
@@ -544,27 +669,27 @@ def probe_mlstm_cmd(
             _fail(f"--compare {p}: probed on {r.data.get('data', 'sst')!r}, this run on {data!r}: compare like with like")
         earlier.append(r)
     _threads(threads)
-    model, st = _load_mlstm(checkpoint)
-    from . import report
+    load = _model_options(device, dtype, None)
+    st = _mlstm_checkpoint(checkpoint)
+    run_name = _mlstm_name(st)
+    name = name or run_name
+    out = out or Path("runs") / (f"probe-{run_name}" + ("" if data == "sst" else f"-{data}"))
     from .probes import probe_report
 
-    run_name = st.parent.name if st.name == "model.safetensors" else st.with_suffix("").name
-    name = name or run_name
-    res = probe_report(model, model_name=name, features_from=site_list, limit=limit, seed=seed, progress=progress,
-                       untrained=untrained, bow=bow, curve=curve, batch_size=batch_size, model_path=str(st),
-                       command=_command(ctx), data=data)
-    out = out or Path("runs") / (f"probe-{run_name}" + ("" if data == "sst" else f"-{data}"))
-    out.mkdir(parents=True, exist_ok=True)
-    res.save(out / "result.json")
-    results = [res]
-    if earlier:
-        from .probes import checkpoint_comparison
+    with _run_folder(ctx, out, force) as run:
+        model, st = _load_mlstm(checkpoint, device=load)
+        res = probe_report(model, model_name=name, features_from=site_list, limit=limit, seed=seed, progress=progress,
+                           untrained=untrained, bow=bow, curve=curve, batch_size=batch_size, model_path=str(st),
+                           command=_command(ctx), data=data)
+        saves, results = [(res, "result.json")], [res]
+        if earlier:
+            from .probes import checkpoint_comparison
 
-        comp = checkpoint_comparison([*earlier, res], command=_command(ctx))
-        comp.save(out / "comparison.json")
-        results = [comp, res]
-        typer.echo(comp.summary + "\n")
-    html = report.write_report(results, out / "report.html", title=res.title)
+            comp = checkpoint_comparison([*earlier, res], command=_command(ctx))
+            saves.append((comp, "comparison.json"))
+            results = [comp, res]
+            typer.echo(comp.summary + "\n")
+        html = _finish(run, saves, results)
     typer.echo(res.summary)
     typer.echo(f"\nwrote {out / 'result.json'} and {html}")
 
@@ -606,6 +731,10 @@ def steer_cmd(
     out: Optional[Path] = typer.Option(None, help="--eval: output folder (default runs/steer-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    device: str = _opt_device(),
+    dtype: str = _opt_dtype(),
+    device_map: Optional[str] = _opt_device_map(),
+    force: bool = _opt_force(),
 ) -> None:
     """Steer a model while it writes: hold an mLSTM cell unit (Radford et al.'s Figure 4), or add a
     direction to (or hold a neuron of) a transformer's residual stream; --eval counts the dial."""
@@ -646,27 +775,20 @@ def steer_cmd(
         except ValueError as e:
             _fail(str(e))
     from .transformer import TransformerModel
-    from .zoo import ModelNotPulledError, UnknownModelError
 
-    try:
-        m = TransformerModel.load(model)
-    except (UnknownModelError, ModelNotPulledError, FileNotFoundError, OSError, ValueError) as e:
-        _fail(str(e).splitlines()[0] if str(e) else f"cannot load {model!r}")
+    load = _model_options(device, dtype, device_map)
     if cfg is not None:
-        from . import report
         from .steer_transformer import run_steer_eval
 
-        try:
-            res = run_steer_eval(m, cfg, progress=progress, command=_command(ctx))
-        except (ValueError, FileNotFoundError) as e:
-            _fail(str(e))
         out = out or Path("runs") / f"steer-{Path(model).name}"
-        out.mkdir(parents=True, exist_ok=True)
-        res.save(out / "result.json")
-        html = report.write_report([res], out / "report.html", title=res.title)
+        with _run_folder(ctx, out, force) as run:
+            m = TransformerModel.load(model, **load)
+            res = run_steer_eval(m, cfg, progress=progress, command=_command(ctx))
+            html = _finish(run, [(res, "result.json")], [res])
         typer.echo(res.summary)
         typer.echo(f"\nwrote {out / 'result.json'} and {html}")
         return
+    m = TransformerModel.load(model, **load)
     from .steer_transformer import steer_samples
 
     try:
@@ -739,6 +861,13 @@ def patch_cmd(
                                              "longer than the model's context"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/patch-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
+    device: str = _opt_device(),
+    dtype: str = _opt_dtype(),
+    device_map: Optional[str] = _opt_device_map(),
+    engine: str = _opt_engine(),
+    ray_address: Optional[str] = _opt_ray_address(),
+    workers: Optional[int] = _opt_workers(),
+    force: bool = _opt_force(),
 ) -> None:
     """Activation patching heatmaps on toy pairs and the summarization table (direction ablated at
     commas, full stops, punctuation, sentiment words, everywhere; project/mean/resample; random control)."""
@@ -793,49 +922,60 @@ def patch_cmd(
         if summary:
             _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"),
                            "--reference-n": (reference_n, "train")})
-        from .transformer import TransformerModel
-
-        m = TransformerModel.load(model)
-        m.max_tokens = max_tokens
+        load = _model_options(device, dtype, device_map)
         out = out or Path("runs") / f"patch-{Path(model).name}"
-        directions = None
-        if directional or summary:
-            from .ablate import fit_toy_directions
-            from .validate import check_layers
-
-            L = check_layers(scfg.layers, m.n_layers, m.name)
-            directions, _ = fit_toy_directions(m, [f"blocks.{i}.hook_resid_post" for i in L], progress=progress)
-        if heatmap:
-            results.append(run_patch_toy(m, pcfg, directions=directions, command=_command(ctx), progress=progress))
-        if summary:
-            results.append(run_summarize(m, scfg, directions=directions, command=_command(ctx), progress=progress))
-        _truncation(m, max_tokens, results)
     else:
-        from .recurrent import MLSTMModel
-
         _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"),
                        "--train-limit": (train_limit, "train")})
-        net, p = _load_mlstm(mlstm)
-        m = MLSTMModel(net, name=p.parent.name if p.name == "model.safetensors" else p.with_suffix("").name)
-        out = out or Path("runs") / f"patch-{m.name}"
-        res = run_summarize_mlstm(m, scfg, command=_command(ctx), model_path=str(p), progress=progress)
-        if summary:
-            results.append(res)
-        if heatmap:
-            score = ProbeScore(scfg.probe_site, res.probe_weight, res.probe_bias)
-            dirs = {s: res.target_vectors[s] for s in scfg.sites} if directional else None
-            results.append(run_patch_toy(m, pcfg, directions=dirs, score=score, progress=progress,
-                                         site_groups={"state": list(scfg.sites)}, command=_command(ctx)))
-    out.mkdir(parents=True, exist_ok=True)
-    names = []
-    for r in results:
-        name = "heatmap.json" if r.kind == "patch" else "summarization.json"
-        r.save(out / name)
-        names.append(str(out / name))
-        typer.echo(r.summary + "\n")
-    combined = Result.combine(results, kind="patch", title=f"interp patch: {m.name}")
-    combined.save(out / "result.json")
-    html = report.write_report(results, out / "report.html", title=results[0].title)
+        if device_map:
+            _fail("--device-map is for transformers")
+        st = _mlstm_checkpoint(mlstm)
+        out = out or Path("runs") / f"patch-{_mlstm_name(st)}"
+    with _run_folder(ctx, out, force) as run:
+        sweep = _engine_options(engine, ray_address, workers, run)
+
+        def keep(r, name):  # each part is saved as soon as it is done: a stop later keeps it
+            results.append(r)
+            r.save(run.file(name))
+            typer.echo(r.summary + "\n")
+
+        if mlstm is None:
+            from .transformer import TransformerModel
+
+            m = TransformerModel.load(model, **load)
+            m.max_tokens = max_tokens
+            directions = None
+            if directional or summary:
+                from .ablate import fit_toy_directions
+                from .validate import check_layers
+
+                L = check_layers(scfg.layers, m.n_layers, m.name)
+                directions, _ = fit_toy_directions(m, [f"blocks.{i}.hook_resid_post" for i in L], progress=progress)
+            if heatmap:
+                keep(run_patch_toy(m, pcfg, directions=directions, command=_command(ctx), progress=progress,
+                                   engine=sweep), "heatmap.json")
+            if summary:
+                keep(run_summarize(m, scfg, directions=directions, command=_command(ctx), progress=progress,
+                                   engine=sweep), "summarization.json")
+            _truncation(m, max_tokens, results)
+        else:
+            from .recurrent import MLSTMModel
+
+            net, p = _load_mlstm(mlstm, device=_model_options(device, dtype, None))
+            m = MLSTMModel(net, name=_mlstm_name(p))
+            m.load_spec = {"kind": "mlstm", "path": str(p), "name": m.name}
+            res = run_summarize_mlstm(m, scfg, command=_command(ctx), model_path=str(p), progress=progress,
+                                      engine=sweep)
+            if summary:
+                keep(res, "summarization.json")
+            if heatmap:
+                score = ProbeScore(scfg.probe_site, res.probe_weight, res.probe_bias)
+                dirs = {s: res.target_vectors[s] for s in scfg.sites} if directional else None
+                keep(run_patch_toy(m, pcfg, directions=dirs, score=score, progress=progress, engine=sweep,
+                                   site_groups={"state": list(scfg.sites)}, command=_command(ctx)), "heatmap.json")
+        combined = Result.combine(results, kind="patch", title=f"interp patch: {m.name}")
+        html = _finish(run, [(combined, "result.json")], results)
+    names = [str(out / n) for n in (["heatmap.json"] if heatmap else []) + (["summarization.json"] if summary else [])]
     typer.echo(f"wrote {out / 'result.json'} (both parts), {', '.join(names)} and {html}")
 
 
@@ -880,6 +1020,13 @@ def find_cmd(
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/find-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    device: str = _opt_device(),
+    dtype: str = _opt_dtype(),
+    device_map: Optional[str] = _opt_device_map(),
+    engine: str = _opt_engine(),
+    ray_address: Optional[str] = _opt_ray_address(),
+    workers: Optional[int] = _opt_workers(),
+    force: bool = _opt_force(),
 ) -> None:
     """Neuron vs direction: every finder at every layer; accuracy, cosines, neuron alignment, causal effect."""
     from .compare import CompareConfig
@@ -927,30 +1074,34 @@ def find_cmd(
     _sst_limits(**{"--train-limit": (train_limit, "train"), "--dev-limit": (dev_limit, "dev"),
                    "--test-limit": (test_limit, "test"), "--limit": (limit, "test"),
                    "--reference-n": (reference_n, "train")})
-    from . import report
     from .compare import compare
 
+    if mlstm and device_map:
+        _fail("--device-map is for transformers")
+    load = _model_options(device, dtype, None if mlstm else device_map)
     if mlstm:
-        from .recurrent import MLSTMModel
-
-        net, st = _load_mlstm(mlstm)
-        run_name = st.parent.name if st.name == "model.safetensors" else st.with_suffix("").name
-        m = MLSTMModel(net, name=run_name)
+        st = _mlstm_checkpoint(mlstm)
+        run_name = _mlstm_name(st)
     else:
-        from .transformer import TransformerModel
-
-        m = TransformerModel.load(cfg.model)
-        m.max_tokens = max_tokens
         run_name = Path(cfg.model).name
-    res = compare(m, config=cfg, progress=progress, command=_command(ctx))
-    if not mlstm:
-        _truncation(m, max_tokens, [res])
     out = out or Path("runs") / f"find-{run_name}"
-    out.mkdir(parents=True, exist_ok=True)
-    res.save(out / "result.json")
-    for key, d in res.directions.items():
-        d.save(out / "directions" / key)
-    html = report.write_report([res], out / "report.html", title=res.title)
+    with _run_folder(ctx, out, force) as run:
+        sweep = _engine_options(engine, ray_address, workers, run)
+        if mlstm:
+            from .recurrent import MLSTMModel
+
+            net, st = _load_mlstm(mlstm, device=load)
+            m = MLSTMModel(net, name=run_name)
+            m.load_spec = {"kind": "mlstm", "path": str(st), "name": run_name}
+        else:
+            from .transformer import TransformerModel
+
+            m = TransformerModel.load(cfg.model, **load)
+            m.max_tokens = max_tokens
+        res = compare(m, config=cfg, progress=progress, command=_command(ctx), engine=sweep)
+        if not mlstm:
+            _truncation(m, max_tokens, [res])
+        html = _finish(run, [(res, "result.json")], [res], directions=res.directions)
     typer.echo(res.summary)
     typer.echo(f"\nwrote {out / 'result.json'}, {html} and {len(res.directions)} directions in {out / 'directions'}")
 

@@ -14,15 +14,6 @@ from pathlib import Path
 import torch
 
 
-def _plain_mode(path: Path) -> None:
-    """Give ``path`` the mode a plain new file gets here (0666 less the umask, 0644 usually)."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def _base(path: str | Path) -> Path:
     """``path`` without a .safetensors/.json suffix (site names hold dots: keep them)."""
     p = Path(path)
@@ -71,14 +62,16 @@ class Direction:
         return d
 
     def save(self, path: str | Path) -> Path:
-        from safetensors.torch import save_file
+        """The vector as ``<path>.safetensors`` and the provenance as ``<path>.json``, each written
+        to a temporary name and renamed (mode 0644 both)."""
+        from safetensors.torch import save
+
+        from .runs import atomic_write_bytes, atomic_write_text
 
         path = _base(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"direction": self.vector.contiguous()}, str(path) + ".safetensors")
-        Path(str(path) + ".json").write_text(json.dumps(self.meta(), indent=2, default=str))
-        _plain_mode(Path(str(path) + ".safetensors"))  # safetensors writes 0600; match the JSON beside it
-        return Path(str(path) + ".safetensors")
+        st = atomic_write_bytes(str(path) + ".safetensors", save({"direction": self.vector.contiguous()}))
+        atomic_write_text(str(path) + ".json", json.dumps(self.meta(), indent=2, default=str))
+        return st
 
     @classmethod
     def load(cls, path: str | Path, *, expect_width: int | None = None) -> "Direction":

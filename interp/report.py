@@ -485,10 +485,10 @@ def render(results: Result | Iterable[Result], title: str = "interp report", *,
 def write_report(results: Result | Iterable[Result], path: str | Path, title: str = "interp report",
                  **kwargs: Any) -> Path:
     """Write :func:`render` output to ``path`` (parents created). Returns the path."""
+    from .runs import atomic_write_text
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(results, title=title, **kwargs), encoding="utf-8")
-    return path
+    return atomic_write_text(path, render(results, title=title, **kwargs))  # never half a page
 
 
 # ---------------------------------------------------------------------------------------------

@@ -261,10 +261,9 @@ class Result:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        from .runs import atomic_write_text
+
+        return atomic_write_text(path, text + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, require_manifest: bool = False) -> "Result":

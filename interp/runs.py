@@ -101,12 +101,14 @@ class RunFolder:
         self.command = command
         self.force = force
         self._lock_fd: int | None = None
+        self._created = False
         self.status: str | None = None
         self.resumed = False
 
     # ------------------------------------------------------------------ opening
     def open(self) -> "RunFolder":
         check_writable(self.path)
+        self._created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -206,9 +208,26 @@ class RunFolder:
     def __enter__(self) -> "RunFolder":
         return self.open()
 
+    def _nothing_written(self) -> bool:
+        return all(p.name in (RUN_FILE, LOCK_FILE) for p in self.path.iterdir())
+
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if self.status != "complete":
+            if self.status != "complete" and not self.resumed and self._nothing_written():
+                # stopped before anything was written (bad input, a model that would not load): leave
+                # no claim behind, so the folder is as it was
+                for name in (RUN_FILE, LOCK_FILE):
+                    try:
+                        (self.path / name).unlink()
+                    except FileNotFoundError:
+                        pass
+                if self._created:
+                    try:
+                        self.path.rmdir()
+                    except OSError:
+                        pass
+                self.status = None
+            elif self.status != "complete":
                 if exc_type is KeyboardInterrupt:
                     reason = "interrupted (Ctrl-C)"
                 elif exc_type is not None:

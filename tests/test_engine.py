@@ -271,10 +271,21 @@ def test_run_folder_refuses_unrelated_files_and_unwritable_paths(tmp_path):
 
 def test_interrupt_marks_the_run_partial(tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        with RunFolder(tmp_path / "out", identity={"command": "x"}):
+        with RunFolder(tmp_path / "out", identity={"command": "x"}) as run:
+            run.write_json("heatmap.json", {"done": True})  # a part finished before the stop
             raise KeyboardInterrupt
     meta = RunFolder.read_meta(tmp_path / "out")
     assert meta["status"] == "partial" and "Ctrl-C" in meta["reason"]
+    assert (tmp_path / "out" / "heatmap.json").exists()
+
+
+def test_a_run_that_fails_before_writing_leaves_no_claim(tmp_path):
+    with pytest.raises(ValueError):
+        with RunFolder(tmp_path / "out", identity={"command": "x"}):
+            raise ValueError("bad input")
+    assert not (tmp_path / "out").exists()
+    with RunFolder(tmp_path / "out", identity={"command": "another"}) as run:  # free for another command
+        run.complete()
 
 
 # ------------------------------------------------------------------------------------- ray
