@@ -105,9 +105,11 @@ def models_list() -> None:
     """The offline model zoo and what is pulled."""
     from . import zoo
 
-    for m in zoo.list_models():
+    rows = zoo.list_models()
+    width = max(len(m["name"]) for m in rows)
+    for m in rows:
         mark = "pulled" if m.get("pulled") else "not pulled"
-        typer.echo(f"{m['name']:16s} {mark:11s} {m.get('description', '')}")
+        typer.echo(f"{m['name']:{width}s}  {mark:11s} {m.get('description', '')}")
 
 
 @models_app.command("pull")
