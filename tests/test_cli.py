@@ -38,6 +38,21 @@ def test_models_list_names_every_zoo_model(tmp_path, monkeypatch):
     assert len(cols) == 1
 
 
+def test_models_pull_checksum_failure_is_one_clear_line(tmp_path, monkeypatch):
+    from interp import zoo
+
+    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
+
+    def bad_fetch(name, workdir, progress=True):
+        raise zoo.ChecksumError(f"size mismatch for {name}.gguf: expected 491,400,064 bytes, got 12")
+
+    monkeypatch.setattr(zoo, "fetch_gguf", bad_fetch)
+    r = runner.invoke(app, ["models", "pull", "qwen2.5-coder-0.5b"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "size mismatch for qwen2.5-coder-0.5b.gguf" in r.output
+    assert not (tmp_path / "models" / "qwen2.5-coder-0.5b").exists()
+
+
 def test_ablate_on_a_local_model_folder(tiny_model_dir, tmp_path):
     out = tmp_path / "run"
     r = runner.invoke(app, ["ablate", "--model", str(tiny_model_dir), "--limit", "16", "--dev-limit", "24",
