@@ -184,6 +184,7 @@ class Condition:
     def key(self) -> str:
         d = self.to_dict(values=False)
         d.pop("meta")
+        d.pop("name")  # what the condition does, not what it is called
         return stable_key(d)
 
     @property
@@ -318,20 +319,21 @@ def _counters(iv) -> dict:
 
 def _run_shard(model, plan: _Plan, shard: int, groups: Sequence[int], stats: dict, bar=None) -> dict[int, dict]:
     """Run the conditions of ``groups`` on the examples of ``shard``; one cell per group:
-    ``{"ids": (m,), "scores": {key: (m,)}, "counts": {key: [counter dicts]}}``."""
+    ``{"ids": (m,), "scores": {name: (m,)}, "counts": {name: [counter dicts]}}`` (names are unique
+    in a sweep; two conditions that do the same thing keep their own entries)."""
     reader, reads = plan.reader, reads_of(plan.reader)
     idx_all = plan.shards[shard]
     conds = [plan.conditions[i] for g in groups for i in plan.groups[g]]
-    cells = {g: {"ids": idx_all.copy(), "scores": {plan.conditions[i].key: np.full(len(idx_all), np.nan) for i in plan.groups[g]},
-                 "counts": {plan.conditions[i].key: [dict.fromkeys(COUNTERS, 0) for _ in plan.conditions[i].interventions]
+    cells = {g: {"ids": idx_all.copy(), "scores": {plan.conditions[i].name: np.full(len(idx_all), np.nan) for i in plan.groups[g]},
+                 "counts": {plan.conditions[i].name: [dict.fromkeys(COUNTERS, 0) for _ in plan.conditions[i].interventions]
                             for i in plan.groups[g]}}
              for g in groups}
-    cell_of = {plan.conditions[i].key: cells[g] for g in groups for i in plan.groups[g]}
+    cell_of = {plan.conditions[i].name: cells[g] for g in groups for i in plan.groups[g]}
     pos_in_shard = {int(e): j for j, e in enumerate(idx_all)}
     use_prefix = plan.prefix_reuse and hasattr(model, "capture")
 
     def put(c: Condition, ids: np.ndarray, values: np.ndarray) -> None:
-        cell_of[c.key]["scores"][c.key][[pos_in_shard[int(e)] for e in ids]] = values
+        cell_of[c.name]["scores"][c.name][[pos_in_shard[int(e)] for e in ids]] = values
 
     def forward(run_batch: Batch, ivs, start_from=None):
         kw = {} if start_from is None else {"start": start_from}
@@ -404,18 +406,18 @@ def _run_shard(model, plan: _Plan, shard: int, groups: Sequence[int], stats: dic
                             baseline = scores[j]
                         for k, iv in enumerate(c.interventions):
                             for name, v in _counters(iv).items():
-                                cell_of[c.key]["counts"][c.key][k][name] += v - before[k].get(name, 0)
+                                cell_of[c.name]["counts"][c.name][k][name] += v - before[k].get(name, 0)
                     if bar is not None:
                         bar.update(int(sub.mask.sum()) * len(chunk))
         # rows a condition cannot change take the baseline's score
         at = np.asarray([pos_in_shard[int(e)] for e in ids])
-        missing = [(c, np.isnan(cell_of[c.key]["scores"][c.key][at])) for c in conds]
+        missing = [(c, np.isnan(cell_of[c.name]["scores"][c.name][at])) for c in conds]
         missing = [(c, m) for c, m in missing if m.any()]
         if missing:
             if baseline is None:
                 baseline = forward(batch, [])
             for c, m in missing:
-                cell_of[c.key]["scores"][c.key][at[m]] = baseline[m]
+                cell_of[c.name]["scores"][c.name][at[m]] = baseline[m]
     return cells
 
 
@@ -439,7 +441,7 @@ def sweep_key(examples: Batch, conditions: Sequence[Condition], reader, batch_si
     h.update(examples.tokens.numpy().tobytes())
     h.update(examples.mask.numpy().tobytes())
     h.update(examples.ids.numpy().tobytes())
-    h.update(stable_key([c.key for c in conditions]).encode())
+    h.update(stable_key([[c.name, c.key] for c in conditions]).encode())
     h.update(stable_key(to_config(reader, values=False)).encode())
     h.update(f"{batch_size}/{max_rows}".encode())
     return h.hexdigest()[:16]
@@ -584,8 +586,8 @@ def run_sweep(
     for (s, g), cell in cells.items():
         for i in groups[g]:
             c = conds[i]
-            scores[c.name][cell["ids"]] = cell["scores"][c.key]
-            for iv, cnt in zip(c.interventions, cell["counts"][c.key]):
+            scores[c.name][cell["ids"]] = cell["scores"][c.name]
+            for iv, cnt in zip(c.interventions, cell["counts"][c.name]):
                 for name, v in cnt.items():
                     if hasattr(iv, name):
                         setattr(iv, name, getattr(iv, name) + v)

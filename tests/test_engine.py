@@ -360,3 +360,13 @@ def test_device_and_dtype_errors():
         parse_dtype("fp8")
     with pytest.raises(ValueError, match="needs --device cuda"):
         check_device_map("auto", "cpu")
+
+
+def test_two_conditions_that_do_the_same_thing_keep_their_own_scores(tiny_model, examples, reader):
+    a = per_layer_conditions(tiny_model)[1]
+    twin = Condition("twin", a.interventions)
+    assert twin.key == a.key
+    conds = [a, Condition("base", [])] + [Condition(f"pad{i}", []) for i in range(3)] + [twin]
+    out = run_sweep(tiny_model, examples, conds, reader, batch_size=8, group_size=2, progress=False)
+    assert np.array_equal(out[a.name], out["twin"])
+    assert not np.array_equal(out[a.name], out["base"])
