@@ -1,0 +1,121 @@
+"""Issue 15, rows 1-5: output folders that cannot lose or mix results (through the CLI)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from interp.cli import app
+from interp.runs import RunFolder
+
+runner = CliRunner()
+
+
+def _refused(r, *needles):
+    assert r.exit_code == 2, (r.exit_code, r.output)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error")]
+    assert len(errors) == 1 and "Traceback" not in r.output, r.output
+    for n in needles:
+        assert n in errors[0], (n, errors[0])
+
+
+def _ablate(model_dir, out, *extra):
+    return runner.invoke(app, ["ablate", "--model", str(model_dir), "--limit", "16", "--dev-limit", "24",
+                               "--reference-n", "8", "--n-random", "2", "--positions", "all", "--n-boot", "50",
+                               "--no-progress", "--out", str(out), *extra])
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    from interp.transformer import TransformerModel
+
+    def boom(*a, **k):
+        raise AssertionError("a model was loaded before the bad input was refused")
+
+    monkeypatch.setattr(TransformerModel, "load", classmethod(boom))
+
+
+def test_row1_a_second_run_into_a_folder_in_use_is_refused(tiny_model_dir, tmp_path, no_model_load):
+    out = tmp_path / "run"
+    first = RunFolder(out, identity={"command": "ablate", "params": {}}).open()  # another run, still writing
+    try:
+        _refused(_ablate(tiny_model_dir, out), "another interp run is writing", str(out))
+    finally:
+        first.__exit__(None, None, None)
+
+
+def test_row2_a_used_folder_is_refused_and_force_leaves_no_stale_file(tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    r = _ablate(tiny_model_dir, out, "--layers", "0,1")
+    assert r.exit_code == 0, r.output
+    assert (out / "directions" / "blocks.0.hook_resid_post.safetensors").exists()
+    assert RunFolder.read_meta(out)["status"] == "complete"
+    _refused(_ablate(tiny_model_dir, out, "--layers", "1"), "holds a run of another command", "--force")
+    r = _ablate(tiny_model_dir, out, "--layers", "1", "--force")
+    assert r.exit_code == 0, r.output
+    assert not (out / "directions" / "blocks.0.hook_resid_post.safetensors").exists()  # the old run's file is gone
+    assert json.loads((out / "result.json").read_text())["data"]["config"]["layers"] == [1]
+    # the same command again resumes (here: every cell is done) and gives the same result
+    before = json.loads((out / "result.json").read_text())["data"]["logit_diffs"]
+    r = _ablate(tiny_model_dir, out, "--layers", "1")
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "result.json").read_text())["data"]["logit_diffs"] == before
+
+
+def test_row2_a_folder_with_other_files_is_refused(tiny_model_dir, tmp_path, no_model_load):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    _refused(_ablate(tiny_model_dir, out), "holds no interp run")
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_row3_an_interrupted_run_is_marked_partial_and_report_refuses_it(tiny_model_dir, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    from interp import report
+
+    def stop(*a, **k):  # Ctrl-C after result.json, before report.html
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "write_report", stop)
+    r = _ablate(tiny_model_dir, out)
+    assert r.exit_code != 0
+    meta = RunFolder.read_meta(out)
+    assert meta["status"] == "partial" and "Ctrl-C" in meta["reason"]
+    assert not (out / "report.html").exists()
+    monkeypatch.undo()
+    _refused(runner.invoke(app, ["report", str(out / "result.json"), "--out", str(tmp_path / "r.html")]),
+             "did not complete", "partial")
+
+
+def test_row4_report_never_overwrites_its_input(tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    assert _ablate(tiny_model_dir, out).exit_code == 0
+    before = (out / "result.json").read_text()
+    _refused(runner.invoke(app, ["report", str(out / "result.json"), "--out", str(out / "result.json")]),
+             "would overwrite the result")
+    assert (out / "result.json").read_text() == before
+    r = runner.invoke(app, ["report", str(out / "result.json"), "--out", str(tmp_path / "page.html")])
+    assert r.exit_code == 0, r.output
+
+
+def test_row5_an_unwritable_out_is_refused_before_any_work(tiny_model_dir, tmp_path, no_model_load):
+    (tmp_path / "afile").write_text("")
+    _refused(_ablate(tiny_model_dir, tmp_path / "afile" / "run"), "is a file, not a folder")
+
+
+def test_row5_ctrl_c_in_patch_after_the_heatmap_keeps_it(tiny_model_dir, tmp_path, monkeypatch):
+    import interp.summarize as S
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(S, "run_summarize", stop)
+    out = tmp_path / "patch"
+    r = runner.invoke(app, ["patch", "--model", str(tiny_model_dir), "--pairs", "2", "--kinds", "resid_post",
+                            "--limit", "8", "--dev-limit", "8", "--reference-n", "8", "--n-random", "2",
+                            "--no-progress", "--out", str(out)])
+    assert r.exit_code != 0
+    assert (out / "heatmap.json").exists()  # the finished part is saved
+    assert RunFolder.read_meta(out)["status"] == "partial"
+    assert not (out / "result.json").exists()  # nothing that looks complete
