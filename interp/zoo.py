@@ -147,6 +147,19 @@ class ModelSpec:
     quant: str = ""
 
 
+# what both Qwen2.5-Coder entries share: tokenizer facts and config expectations
+_QWEN_TOKENS = dict(
+    bos="The Hugging Face tokenizer adds NO BOS (GGUF add_bos_token=false); its bos_token is "
+    "'<|endoftext|>' (id 151643), which is also pad; eos is '<|im_end|>' (id 151645). The bridge "
+    "does not prepend one either (bridge.to_tokens(text) == the HF ids); interp's TransformerModel "
+    "(prepend_bos=True by default) puts id 151643 first.",
+    bos_token="<|endoftext|>",
+    bos_token_id=151643,
+    tokenizer_adds_bos=False,
+    padding_side="right",
+    config_expect={"use_sliding_window": False, "hidden_act": "silu"},
+)
+
 REGISTRY: dict[str, ModelSpec] = {
     "smollm2-135m": ModelSpec(
         name="smollm2-135m",
@@ -225,15 +238,7 @@ REGISTRY: dict[str, ModelSpec] = {
         heads=(14, 2),
         vocab=151936,
         original="Qwen/Qwen2.5-Coder-0.5B-Instruct (via an AWQ checkpoint)",
-        bos="The Hugging Face tokenizer adds NO BOS (GGUF add_bos_token=false); its bos_token is "
-        "'<|endoftext|>' (id 151643), which is also pad; eos is '<|im_end|>' (id 151645). The bridge "
-        "does not prepend one either (bridge.to_tokens(text) == the HF ids); interp's TransformerModel "
-        "(prepend_bos=True by default) puts id 151643 first.",
-        bos_token="<|endoftext|>",
-        bos_token_id=151643,
-        tokenizer_adds_bos=False,
-        padding_side="right",
-        config_expect={"use_sliding_window": False, "hidden_act": "silu"},
+        **_QWEN_TOKENS,
     ),
     "qwen2.5-coder-1.5b": ModelSpec(
         name="qwen2.5-coder-1.5b",
@@ -253,15 +258,7 @@ REGISTRY: dict[str, ModelSpec] = {
         vocab=151936,
         quant="Q4_K_M",
         original="Qwen/Qwen2.5-Coder-1.5B-Instruct",
-        bos="The Hugging Face tokenizer adds NO BOS (GGUF add_bos_token=false); its bos_token is "
-        "'<|endoftext|>' (id 151643), which is also pad; eos is '<|im_end|>' (id 151645). The bridge "
-        "does not prepend one either (bridge.to_tokens(text) == the HF ids); interp's TransformerModel "
-        "(prepend_bos=True by default) puts id 151643 first.",
-        bos_token="<|endoftext|>",
-        bos_token_id=151643,
-        tokenizer_adds_bos=False,
-        padding_side="right",
-        config_expect={"use_sliding_window": False, "hidden_act": "silu"},
+        **_QWEN_TOKENS,
     ),
     "gpt2-random": ModelSpec(
         name="gpt2-random",
