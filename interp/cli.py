@@ -66,6 +66,22 @@ def ablate(
     seed: int = typer.Option(0),
     include_first: bool = typer.Option(False, "--include-first", help="also ablate at the first token (massive activations there)"),
     threshold: str = typer.Option("dev", help="dev (fitted on SST dev) or zero"),
+    directions: Optional[str] = typer.Option(None, help="what to ablate: a finder (mean_diff, das, logreg_l2, leace, "
+                                             "best_neuron; fit per layer on --fit-data) or a folder of saved directions "
+                                             "(e.g. an interp find or interp ablate directions/ folder; matched by site). "
+                                             "Default: mean_diff (das for the Tigges protocol)"),
+    direction_method: Optional[str] = typer.Option(None, help="with a folder: use only its directions of this method"),
+    fit_data: str = typer.Option("toy", help="what a named finder is fit on: toy (toy reviews at the adjective) or "
+                                 "sst_last (SST train sentences at the last token)"),
+    fit_limit: int = typer.Option(1000, help="SST train sentences for --fit-data sst_last (0: all)"),
+    protocol: str = typer.Option("default", help="default, or tigges: also Tigges et al.'s own protocol (their prompt, "
+                                 "population, DAS directions, projection removed at every layer), reported beside it"),
+    tigges_splits: str = typer.Option("train,dev,test", help="SST splits the Tigges protocol draws its sentences from "
+                                      "(their code pools all three)"),
+    tigges_limit: Optional[int] = typer.Option(None, help="Tigges protocol: N random sentences of those splits (quick runs)"),
+    das_steps: int = typer.Option(200, help="Adam steps of DAS per layer (--directions das, Tigges protocol)"),
+    das_lr: float = typer.Option(0.01, help="DAS learning rate"),
+    das_batch: int = typer.Option(32, help="DAS pairs per Adam step"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/ablate-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
 ) -> None:
@@ -80,16 +96,22 @@ def ablate(
                        modes=[m for m in modes.split(",") if m],
                        layers=[int(x) for x in layers.split(",")] if layers else None, n_random=n_random, limit=limit,
                        dev_limit=dev_limit, reference_n=reference_n, batch_size=batch_size, seed=seed,
-                       skip_first=not include_first, threshold=threshold)
+                       skip_first=not include_first, threshold=threshold, directions=directions,
+                       direction_method=direction_method, fit_data=fit_data, fit_limit=fit_limit or None,
+                       protocol=protocol, tigges_splits=[x for x in tigges_splits.split(",") if x], tigges_limit=tigges_limit,
+                       das_steps=das_steps, das_lr=das_lr, das_batch=das_batch)
     try:
         cfg.validate()
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     try:
         m = TransformerModel.load(model)
     except (UnknownModelError, ModelNotPulledError) as e:
         _fail(str(e))
-    res = run_ablate(m, cfg, command=_command(ctx))
+    try:
+        res = run_ablate(m, cfg, command=_command(ctx))
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
     out = out or Path("runs") / f"ablate-{Path(model).name}"
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.json")
@@ -451,8 +473,10 @@ def find_cmd(
     layers: Optional[str] = typer.Option(None, help="transformer layers: '0,3,6' or a slice '0:30:3' (default: all)"),
     mlp: bool = typer.Option(False, "--mlp", help="also the MLP neurons (blocks.L.mlp.hook_post) of those layers"),
     data: str = typer.Option("sst_last,sst_mean,toy", help="fitting data, first = primary: sst_last, sst_mean, toy"),
-    methods: str = typer.Option(",".join(["mean_diff", "kmeans", "pca", "logreg_l2", "logreg_l1", "das", "best_neuron",
-                                          "topk_l1", "topk_weight"]), help="comma-separated finders"),
+    methods: str = typer.Option(",".join(["mean_diff", "kmeans", "pca", "logreg_l2", "logreg_l1", "das", "leace",
+                                          "best_neuron", "topk_l1", "topk_weight"]), help="comma-separated finders "
+                                "(leace: the LEACE eraser; its read direction in the accuracy tables, the eraser in the "
+                                "causal table)"),
     k: int = typer.Option(10, help="units in the top-k neuron probes"),
     train_limit: Optional[int] = typer.Option(1000, help="SST train sentences to fit on (0: all 6920)"),
     dev_limit: Optional[int] = typer.Option(None, help="SST dev sentences (default all)"),
