@@ -366,6 +366,16 @@ def patch_cmd(
     seed: int = typer.Option(0),
     include_first: bool = typer.Option(False, "--include-first", help="also ablate at the first token"),
     threshold: str = typer.Option("dev", help="dev (fitted on SST dev) or zero"),
+    directions: Optional[str] = typer.Option(None, help="transformer: the direction per layer to patch along and ablate: "
+                                             "a finder (mean_diff, das, logreg_l2, leace, best_neuron; fit per layer on "
+                                             "--fit-data; leace gives the covector its eraser reads) or a folder of saved "
+                                             "directions (matched by site). Default: mean_diff on toy"),
+    direction_method: Optional[str] = typer.Option(None, help="with a folder: use only its directions of this method"),
+    fit_data: str = typer.Option("toy", help="what a named finder is fit on: toy or sst_last"),
+    fit_limit: int = typer.Option(1000, help="SST train sentences for --fit-data sst_last (0: all)"),
+    das_steps: int = typer.Option(200, help="Adam steps of DAS per layer (--directions das)"),
+    das_lr: float = typer.Option(0.01, help="DAS learning rate"),
+    das_batch: int = typer.Option(32, help="DAS pairs per Adam step"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/patch-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
 ) -> None:
@@ -386,7 +396,9 @@ def patch_cmd(
             scfg = SummarizeConfig(model=model, prompt=prompt, positions=plist, modes=mlist, layers=lyr, n_random=n_random,
                                    reference_n=reference_n, limit=limit, dev_limit=dev_limit, batch_size=batch_size,
                                    seed=seed, skip_first=not include_first, threshold=threshold,
-                                   resample_source=resample_source).validate()
+                                   resample_source=resample_source, directions=directions,
+                                   direction_method=direction_method, fit_data=fit_data, fit_limit=fit_limit or None,
+                                   das_steps=das_steps, das_lr=das_lr, das_batch=das_batch).validate()
         else:
             bad = [s for s in sites.split(",") if s not in ("c", "h")]
             if bad:
@@ -395,8 +407,10 @@ def patch_cmd(
                                         n_random=n_random, reference_n=reference_n, train_limit=train_limit,
                                         dev_limit=dev_limit, limit=limit, batch_size=batch_size, seed=seed,
                                         skip_first=not include_first).validate()
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
+    if mlstm is not None and directions is not None:
+        _fail("--directions is for transformers; the mLSTM version fits its own directions in c and h")
     results = []
     if mlstm is None:
         from .transformer import TransformerModel
@@ -408,15 +422,20 @@ def patch_cmd(
             _fail(str(e))
         out = out or Path("runs") / f"patch-{Path(model).name}"
         directions = None
+        dirs = None
         if directional or summary:
-            from .ablate import fit_toy_directions
+            from .ablate import get_directions
 
             L = lyr if lyr is not None else list(range(m.n_layers))
-            directions, _ = fit_toy_directions(m, [f"blocks.{i}.hook_resid_post" for i in L])
+            try:
+                dirs = get_directions(m, [f"blocks.{i}.hook_resid_post" for i in L], scfg.directions or "mean_diff",
+                                      scfg).directions
+            except (ValueError, FileNotFoundError) as e:
+                _fail(str(e))
         if heatmap:
-            results.append(run_patch_toy(m, pcfg, directions=directions, command=_command(ctx)))
+            results.append(run_patch_toy(m, pcfg, directions=dirs, command=_command(ctx)))
         if summary:
-            results.append(run_summarize(m, scfg, directions=directions, command=_command(ctx)))
+            results.append(run_summarize(m, scfg, directions=dirs, command=_command(ctx)))
     else:
         from .recurrent import MLSTMModel
 
