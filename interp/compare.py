@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from . import data as datasets
 from . import metrics, positions as P
 from .directions import Direction, random_directions
-from .finders import DAS, BestNeuron, make_finder
+from .finders import BestNeuron, make_finder
 from .interventions import ActivationPatch, DirectionAblation, LeaceErasure
 from .model import check_site
 from .results import Result, Table, make_manifest
@@ -450,16 +450,12 @@ def _answers(model) -> tuple[str, str, tuple[int, int]]:
 
 
 def _fit_das(model, site: str, cfg: CompareConfig, progress: bool) -> dict:
-    pairs, clean, corrupt, where = _toy_pairs(model, "train", cfg.das_pairs)
-    pos, neg, ids = _answers(model)
-    f = DAS(steps=cfg.das_steps, lr=cfg.das_lr, batch_size=cfg.das_batch, objective=cfg.das_objective,
-            random_state=cfg.seed)
-    f.fit_interchange(model, site, clean, corrupt, where, ids, labels=pairs.labels, progress=progress)
-    return {"vector": f.direction_, "threshold": f.threshold_, "site": site, "steps": cfg.das_steps, "lr": cfg.das_lr,
-            "batch": cfg.das_batch, "objective": cfg.das_objective, "answers": [pos, neg],
-            "denoising_init": f.denoising_init_, "denoising_train": f.denoising_,
-            "denoising_train_capped": f.denoising_capped_, "loss": f.loss_,
-            "pairs": {"n": len(pairs), "source": pairs.source, "flip": "adjective", "part": "train"}}
+    from .finders import fit_das_toy
+
+    f, info = fit_das_toy(model, site, steps=cfg.das_steps, lr=cfg.das_lr, batch_size=cfg.das_batch,
+                          objective=cfg.das_objective, seed=cfg.seed, n_pairs=cfg.das_pairs, progress=progress)
+    return {"vector": f.direction_, "threshold": f.threshold_, **info, "denoising_init": f.denoising_init_,
+            "denoising_train": f.denoising_, "denoising_train_capped": f.denoising_capped_, "loss": f.loss_}
 
 
 def _interchange_all(model, site: str, vecs: dict[str, np.ndarray], cfg: CompareConfig) -> dict:
