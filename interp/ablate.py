@@ -223,6 +223,8 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     t0 = time.time()
     task = SSTZeroShot(prompt=cfg.prompt, batch_size=cfg.batch_size)
     task.answer_ids(model)  # fail early if an answer is not one token
+    if cfg.protocol == "tigges":
+        SSTZeroShot(prompt="tigges").answer_ids(model)
     layers = list(range(model.n_layers)) if cfg.layers is None else list(cfg.layers)
     for L in layers:
         if not 0 <= L < model.n_layers:
