@@ -148,3 +148,13 @@ def test_tigges_protocol_on_a_pythia_shaped_model(neox, tigges_run):
     assert [r[0] for r in first.rows] == ["default", "default", "tigges", "tigges"]
     assert "Tigges et al. protocol" in tigges_run.tables[1].title
     assert "Tigges et al. protocol" in tigges_run.summary
+
+
+def test_tigges_result_round_trips_and_renders(tigges_run, tmp_path):
+    from interp import report
+    from interp.results import Result
+
+    back = Result.load(tigges_run.save(tmp_path / "result.json"))
+    assert back.data["tigges_protocol"]["conditions"].keys() == tigges_run.data["tigges_protocol"]["conditions"].keys()
+    html = report.write_report([back], tmp_path / "report.html").read_text()
+    assert "Two protocols side by side" in html and "Tigges et al. protocol" in html
