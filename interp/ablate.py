@@ -10,8 +10,22 @@
    that layer, and beside it a bank of seeded random directions (example ``i`` gets draw
    ``i % k``, so one pass averages over ``k`` draws).
 5. Report accuracy and ``(acc0 − acc)/(acc0 − 0.5)`` with paired bootstrap intervals on the full
-   test set and under the Tigges et al. protocol (sentences the model gets right, containing a
+   test set and on the Tigges-style subset (sentences the model gets right, containing a
    comma, classes balanced).
+
+Any direction: ``directions`` names a finder (``mean_diff``, ``das``, ``logreg_l2``, ``leace``,
+``best_neuron``; fit per layer on ``fit_data``, :func:`interp.finders.fit_directions`) or a folder
+of saved directions (:func:`interp.directions.load_folder`). ``leace`` ablates with the fitted
+LEACE eraser (:class:`interp.interventions.LeaceErasure`) and, as its random control, LEACE
+erasers fit on shuffled labels.
+
+``protocol="tigges"`` adds Tigges et al.'s (2023) own protocol beside the default one
+(:func:`run_tigges_protocol`): prompt ``"{text} Review Sentiment:"`` → " Positive"/" Negative",
+the sentences of ``tigges_splits`` that hold a comma and that the model gets right (logit
+difference > 0) with the correct answer in its top 10, classes balanced; a DAS direction per
+layer fit on toy adjective pairs (unless ``directions`` says otherwise); the projection removed
+(multiplier 1) at ``hook_resid_post`` of every layer at once, at every position or at commas
+only; random directions as the control.
 """
 
 from __future__ import annotations
@@ -28,9 +42,9 @@ from tqdm.auto import tqdm
 
 from . import data as datasets
 from . import metrics, positions as P
-from .directions import Direction, random_directions
-from .finders import MeanDiff
-from .interventions import DirectionAblation
+from .directions import Direction, load_folder, random_directions
+from .finders import FIT_METHODS, FittedDirections, check_fit_options, fit_directions
+from .interventions import DirectionAblation, LeaceErasure
 from .results import Result, Table, TokenTrace, make_manifest
 from .tasks import TOY_TEMPLATE, SSTZeroShot, ToyTemplates, gather_at
 from .validate import check_sweep_sizes
@@ -59,6 +73,20 @@ class AblateConfig:
     skip_first: bool = True
     threshold: str = "dev"  # "dev" (fitted on SST dev, balanced accuracy) or "zero"
     per_layer: bool = False  # one condition per layer (a row each) instead of all layers at once
+    #: a finder name (FIT_METHODS) or a folder of saved directions; None: the protocol's own
+    #: (mean_diff for the default protocol, das for the Tigges protocol)
+    directions: str | None = None
+    direction_method: str | None = None  # with a folder: keep only directions of this method
+    fit_data: str = "toy"  # what a named finder is fit on (interp.finders.FIT_DATA)
+    fit_limit: int | None = 1000  # SST train sentences for fit_data="sst_last"
+    protocol: str = "default"  # "default", or "tigges": Tigges et al.'s protocol beside the default
+    tigges_splits: list[str] = field(default_factory=lambda: ["train", "dev", "test"])
+    tigges_top_k: int = 10
+    tigges_limit: int | None = None  # N random sentences of the pooled splits (quick runs)
+    das_steps: int = 200
+    das_lr: float = 0.01
+    das_batch: int = 32
+    das_pairs: int | None = None
 
     #: the modes :meth:`validate` accepts (a subclass may widen them)
     modes_allowed: ClassVar[tuple[str, ...]] = ("project", "mean")
@@ -68,7 +96,56 @@ class AblateConfig:
         SSTZeroShot(prompt=self.prompt)
         check_options(self.positions, self.modes, self.n_random, self.threshold, allowed=self.modes_allowed)
         check_sweep_sizes(self)
+        check_directions_option(self.directions, self.fit_data)
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; choose from {', '.join(PROTOCOLS)}")
+        if self.protocol == "tigges":
+            bad = [s for s in self.tigges_splits if s not in ("train", "dev", "test")]
+            if bad or not self.tigges_splits:
+                raise ValueError(f"tigges_splits must be among train, dev, test; got {bad or self.tigges_splits!r}")
+            if self.tigges_top_k < 1:
+                raise ValueError("tigges_top_k must be at least 1")
+            if self.directions is None:
+                check_fit_options("das", "toy")
         return self
+
+
+PROTOCOLS = ("default", "tigges")
+
+
+def check_directions_option(directions: str | None, fit_data: str) -> None:
+    """``directions`` is None, a finder name (with a known ``fit_data``) or an existing folder;
+    ValueError / FileNotFoundError naming the problem."""
+    from pathlib import Path
+
+    if directions is None:
+        check_fit_options("mean_diff", fit_data)
+        return
+    if directions in FIT_METHODS:
+        check_fit_options(directions, fit_data)
+        return
+    if not Path(directions).is_dir():
+        raise FileNotFoundError(f"--directions {directions!r} is neither a finder ({', '.join(FIT_METHODS)}) nor a "
+                                "folder of saved directions")
+
+
+def get_directions(model, sites: list[str], spec: str, cfg, *, n_random_erasers: int = 0,
+                   progress: bool = True) -> FittedDirections:
+    """The directions an experiment ablates, per site: fit by a named finder on ``cfg.fit_data``
+    (with ``cfg``'s DAS settings), or loaded from a folder of saved directions (matched by site;
+    ``cfg.direction_method`` picks one method). ``cfg``: any config with those fields
+    (:class:`AblateConfig`, :class:`interp.summarize.SummarizeConfig`)."""
+    from pathlib import Path
+
+    if spec in FIT_METHODS:
+        return fit_directions(model, sites, spec, cfg.fit_data, limit=cfg.fit_limit, seed=cfg.seed,
+                              n_random_erasers=n_random_erasers, das_steps=cfg.das_steps, das_lr=cfg.das_lr,
+                              das_batch=cfg.das_batch, das_pairs=cfg.das_pairs, progress=progress)
+    widths = {s: model.sites()[s] for s in sites}
+    dirs = load_folder(Path(spec), sites, widths=widths, model=model.name, method=cfg.direction_method)
+    info = {"data": "saved", "folder": str(spec), "method": cfg.direction_method or "as saved",
+            "per_site": {s: {"method": d.method, "data": d.data, **d.metrics} for s, d in dirs.items()}}
+    return FittedDirections(dirs, {}, {}, info)
 
 
 def check_options(positions, modes, n_random, threshold=None, *, allowed: Sequence[str]) -> None:
@@ -85,26 +162,10 @@ def check_options(positions, modes, n_random, threshold=None, *, allowed: Sequen
 
 
 def fit_toy_directions(model, sites: list[str], *, progress: bool = True) -> tuple[dict[str, Direction], dict]:
-    """Mean-difference direction per site from toy train prompts, scored on toy test prompts."""
-    toy = ToyTemplates()
-    train, test = toy.prompts(model, "train"), toy.prompts(model, "test")
-    Xtr = gather_at(model, train.texts, train.positions, sites, progress="toy directions (train)" if progress else False)
-    Xte = gather_at(model, test.texts, test.positions, sites, progress="toy directions (test)" if progress else False)
-    out = {}
-    for s in sites:
-        f = MeanDiff().fit(Xtr[s], train.labels)
-        out[s] = Direction(
-            torch.tensor(f.direction_, dtype=torch.float32),
-            site=s,
-            model=model.name,
-            method="mean_diff",
-            data=f"toy templates, train adjectives ({len(train.texts)} prompts)",
-            flags={"read_at": "adjective", "template": TOY_TEMPLATE, "bos": bool(model.bos_token_id is not None)},
-            metrics={"toy_train_acc": f.score(Xtr[s], train.labels), "toy_test_acc": f.score(Xte[s], test.labels)},
-        )
-    info = {"train_words": sorted(set(train.words)), "test_words": sorted(set(test.words)),
-            "n_train": len(train.texts), "n_test": len(test.texts)}
-    return out, info
+    """Mean-difference direction per site from toy train prompts, scored on toy test prompts
+    (:func:`interp.finders.fit_directions` with ``mean_diff`` on ``toy``)."""
+    fitted = fit_directions(model, sites, "mean_diff", "toy", progress=progress)
+    return fitted.directions, fitted.info
 
 
 def reference_stats(model, task: SSTZeroShot, texts, sites, selectors, *, progress=True):
@@ -136,6 +197,21 @@ def reference_stats(model, task: SSTZeroShot, texts, sites, selectors, *, progre
     return means, counts, norms
 
 
+def ablation(model, fitted: FittedDirections, site: str, layer: int, sel, mode: str, what: str, n_random: int,
+             seed: int, reference_mean=None):
+    """The intervention of one (site, positions, mode) cell: ``what="direction"`` ablates the site's
+    direction (or applies its LEACE eraser), ``"random"`` the matched control (``n_random`` seeded
+    random directions, example ``i`` gets draw ``i % n_random``; for LEACE, erasers fit on shuffled
+    labels). ``reference_mean`` (mode ``mean``): the mean activation there, the projection's target
+    (for LEACE the point the eraser keeps; without it, the fitting data's mean)."""
+    if site in fitted.erasers:
+        erasers = fitted.erasers[site] if what == "direction" else fitted.random_erasers[site]
+        return LeaceErasure.from_erasers(site, erasers, sel, reference_mean=reference_mean, label=f"leace-{what}@{site}")
+    vecs = fitted.directions[site].vector if what == "direction" else random_directions(
+        model.sites()[site], n_random, seed=seed * 100_003 + layer)
+    return DirectionAblation(site, vecs, sel, mode=mode, reference_mean=reference_mean, label=f"{what}@{site}")
+
+
 def tigges_subset(correct0: np.ndarray, has_comma: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
     """Indices of sentences the model gets right and that contain a comma, classes balanced."""
     keep = np.flatnonzero(correct0.astype(bool) & has_comma.astype(bool))
@@ -153,6 +229,8 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     t0 = time.time()
     task = SSTZeroShot(prompt=cfg.prompt, batch_size=cfg.batch_size)
     task.answer_ids(model)  # fail early if an answer is not one token
+    if cfg.protocol == "tigges":
+        SSTZeroShot(prompt="tigges").answer_ids(model)
     from .validate import check_count, check_layers, check_limit
 
     layers = check_layers(cfg.layers, model.n_layers, model.name)
@@ -169,8 +247,11 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     check_limit("--dev-limit", cfg.dev_limit, len(dev), "SST dev")
     check_limit("--limit", cfg.limit, len(test), f"SST {cfg.split}")
 
-    # 1. directions
-    directions, toy_info = fit_toy_directions(model, sites, progress=progress)
+    # 1. directions (or LEACE erasers)
+    spec = cfg.directions or "mean_diff"
+    fitted = get_directions(model, sites, spec, cfg, n_random_erasers=cfg.n_random if spec == "leace" else 0,
+                            progress=progress)
+    directions, toy_info = fitted.directions, fitted.info
 
     # 2. reference means and norms (SST train sample)
     rng = np.random.default_rng(cfg.seed)
@@ -204,13 +285,9 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
         for sel in selectors:
             for tag, group in groups:
                 for what in ("direction", "random"):
-                    ivs = []
-                    for L, s in group:
-                        vecs = directions[s].vector if what == "direction" else random_directions(
-                            model.sites()[s], cfg.n_random, seed=cfg.seed * 100_003 + L)
-                        ivs.append(DirectionAblation(s, vecs, sel, mode=mode,
-                                                     reference_mean=ref_means[sel.name][s] if mode == "mean" else None,
-                                                     label=f"{what}@{s}"))
+                    ivs = [ablation(model, fitted, s, L, sel, mode, what, cfg.n_random, cfg.seed,
+                                    ref_means[sel.name][s] if mode == "mean" else None)
+                           for L, s in group]
                     name = f"{mode}:{sel.name}{tag}:{what}"
                     conditions[name] = ivs
                     meta[name] = {"mode": mode, "positions": sel.name, "what": what, "layers": [L for L, _ in group]}
@@ -295,17 +372,11 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
         caption=(f"SST {cfg.split} (n={len(labels)}), prompt {task.template!r} -> {task.positive!r}/{task.negative!r}; "
                  f"baseline accuracy {base['accuracy']:.3f} at the dev-fitted threshold {threshold:.3f} "
                  f"(AUROC {base['auroc']:.3f}); Tigges protocol: {len(subset)} sentences the model gets right that contain "
-                 f"a comma, balanced. Random control: {cfg.n_random} seeded random directions per layer, example i gets draw i mod "
-                 f"{cfg.n_random}. Intervals: paired bootstrap, {cfg.n_boot} resamples."),
+                 f"a comma, balanced. Ablated: {_what_text(fitted, spec)}. Random control: {cfg.n_random} seeded random "
+                 f"{'LEACE erasers fit on shuffled labels' if fitted.erasers else 'directions'} per layer, example i gets "
+                 f"draw i mod {cfg.n_random}. Intervals: paired bootstrap, {cfg.n_boot} resamples."),
     )
-    dir_table = Table(
-        title="Mean-difference directions (toy templates)",
-        columns=["site", "toy train acc", "toy test acc", "first-token norm", "other-token norm"],
-        rows=[[s, directions[s].metrics["toy_train_acc"], directions[s].metrics["toy_test_acc"], norms[s][0], norms[s][1]] for s in sites],
-        caption=(f"Directions fit on {toy_info['n_train']} toy prompts (adjectives {', '.join(toy_info['train_words'])}), "
-                 f"tested on {toy_info['n_test']} prompts with other adjectives ({', '.join(toy_info['test_words'])}). "
-                 f"Norms: mean residual norm at the first token vs all other real tokens over {len(ref_texts)} SST train prompts."),
-    )
+    dir_table = directions_table(fitted, sites, norms, len(ref_texts))
     fig = removed_bars(summary_rows, [(f"{mode} @ {sel.name}{tag}", f"{mode}:{sel.name}{tag}") for mode in cfg.modes
                                       for sel in selectors for tag, _ in groups],
                        "Ablating the sentiment direction vs a random direction", height=420)
@@ -317,6 +388,22 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
                     f"above-chance accuracy removed {r[5]} (random control {r[7]})." for r in table_rows)
         + ("\n\nWarnings:\n" + "\n".join(warn) if warn else "")
     )
+    tables = [main_table, dir_table]
+    figures = [fig]
+    tigges = None
+    if cfg.protocol == "tigges":
+        # the Tigges protocol: its own directions (DAS per layer on toy pairs) unless told otherwise
+        t_fit = fitted if cfg.directions is not None else get_directions(model, sites, "das", cfg, progress=progress)
+        tigges = run_tigges_protocol(model, cfg, t_fit, layers, sites, progress=progress, engine=engine)
+        tables = [protocols_table(cfg, summary_rows, base, len(labels), threshold, spec, fitted, tigges),
+                  tigges["table"], main_table, dir_table]
+        if cfg.directions is None:
+            tables.append(directions_table(t_fit, sites, None, 0, title="DAS directions of the Tigges protocol"))
+        figures.append(tigges.pop("figure"))
+        tigges.pop("table")
+        summary += "\n\n" + tigges["summary"]
+        warn += tigges["warnings"]
+        tigges["directions"] = {s: t_fit.directions[s].meta() for s in sites}
     data = {
         "config": asdict(cfg), "threshold": threshold, "dev": dev_stats, "conditions": summary_rows,
         "n_test": int(len(labels)), "tigges_n": int(len(subset)),
@@ -327,13 +414,224 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
         "warnings": warn, "timing": {"total_s": time.time() - t0, "sweep_s": sweep_s,
                                      "conditions": len(conditions), "sentences": int(len(labels)),
                                      "engine": {k: v for k, v in sweep_stats.items() if k != "sweep_key"}},
+        "directions_spec": spec, "fit": fitted.info, "tigges_protocol": tigges,
     }
-    manifest = make_manifest(command=command, config=asdict(cfg), seeds=[cfg.seed], data_files=[*train.sources, *dev.sources, *test.sources],
+    sources = [*train.sources, *dev.sources, *test.sources, *(tigges["sources"] if tigges else [])]
+    manifest = make_manifest(command=command, config=asdict(cfg), seeds=[cfg.seed], data_files=list(dict.fromkeys(map(str, sources))),
                              model=model.name, model_hash=getattr(model, "weights_hash", None))
-    res = Result(kind="ablate", title=f"interp ablate: {model.name}", summary=summary, tables=[main_table, dir_table],
-                 figures=[fig], traces=[trace] if trace else [], data=data, manifest=manifest)
+    res = Result(kind="ablate", title=f"interp ablate: {model.name}", summary=summary, tables=tables,
+                 figures=figures, traces=[trace] if trace else [], data=data, manifest=manifest)
     res.directions = directions  # not serialised in the JSON; the CLI saves them beside it
     return res
+
+
+def _what_text(fitted: FittedDirections, spec: str) -> str:
+    info = fitted.info
+    if info.get("data") == "saved":
+        return f"directions loaded from {info['folder']}"
+    return f"{spec} per layer, fit on {info['data']} ({info['what']})"
+
+
+def directions_table(fitted: FittedDirections, sites, norms, n_ref: int, title: str | None = None) -> Table:
+    """Per site: how the ablated direction scores on its fitting data and held out (and the
+    residual norms at the first token vs the rest, when given)."""
+    info = fitted.info
+    saved = info.get("data") == "saved"
+    cols = ["site", "method", "fit-data acc", "held-out acc"]
+    if any("denoising_train" in fitted.directions[s].metrics for s in sites):
+        cols.append("DAS denoising (train pairs)")
+    if norms is not None:
+        cols += ["first-token norm", "other-token norm"]
+    rows = []
+    for s in sites:
+        d = fitted.directions[s]
+        m = d.metrics
+        row = [s, d.method, m.get("fit_train_acc", m.get("toy_train_acc")), m.get("fit_test_acc", m.get("toy_test_acc"))]
+        if "DAS denoising (train pairs)" in cols:
+            row.append(m.get("denoising_train"))
+        if norms is not None:
+            row += [norms[s][0], norms[s][1]]
+        rows.append(row)
+    if saved:
+        cap = f"Directions loaded from {info['folder']} (matched by site); accuracies as saved with them, where recorded."
+    elif info.get("data") == "toy":
+        cap = (f"{info['method']} fit on {info['n_train']} toy prompts (adjectives {', '.join(info['train_words'])}), "
+               f"tested on {info['n_test']} prompts with other adjectives ({', '.join(info['test_words'])})"
+               + ("; DAS itself is fit on toy clean/corrupted pairs by interchange interventions, the accuracies are of "
+                  "its projection on those prompts" if info["method"] == "das" else "") + ".")
+    else:
+        cap = f"{info['method']} fit on {info['n_train']} SST train sentences at the last token, tested on {info['n_test']} SST dev sentences."
+    if info.get("method") == "leace":
+        cap += (" LEACE: the direction is the covector the eraser reads (its accuracy is that direction's); the "
+                f"ablation applies the whole affine eraser (rank {sorted(set(info['leace_rank'].values()))}).")
+    if norms is not None:
+        cap += f" Norms: mean residual norm at the first token vs all other real tokens over {n_ref} SST train prompts."
+    return Table(title=title or f"The ablated directions ({info.get('method', 'saved')}, {info.get('data')})",
+                 columns=cols, rows=rows, caption=cap)
+
+
+# ------------------------------------------------------------------------------------ Tigges protocol
+
+
+def tigges_population(model, cfg: AblateConfig, task: SSTZeroShot, *, progress: bool = True) -> dict:
+    """Tigges et al.'s evaluation set: the sentences of ``cfg.tigges_splits`` that hold a comma, that
+    the model gets right (logit difference toward the right answer > 0) with the right answer in
+    its top ``cfg.tigges_top_k`` tokens at the last position, classes balanced (a seeded sample of
+    the larger class, both rounded down to a multiple of 5 as their loader of batches of 5 does)."""
+    texts, labels, split_of, sources = [], [], [], []
+    for sp in cfg.tigges_splits:
+        lt = datasets.sst(sp)
+        texts += list(lt.texts)
+        labels += list(np.asarray(lt.labels).tolist())
+        split_of += [sp] * len(lt)
+        sources += list(lt.sources)
+    if cfg.tigges_limit:
+        pick = np.sort(np.random.default_rng(cfg.seed + 3).permutation(len(texts))[: cfg.tigges_limit])
+        texts, labels, split_of = [texts[i] for i in pick], [labels[i] for i in pick], [split_of[i] for i in pick]
+    labels = np.asarray(labels, dtype=int)
+    pos_id, neg_id = task.answer_ids(model)
+    batches = task.make_batches(model, texts)
+    ld = np.full(len(texts), np.nan)
+    in_top = np.zeros(len(texts), dtype=bool)
+    has_comma = np.zeros(len(texts), dtype=bool)
+    commas = P.Commas(skip_first=cfg.skip_first, allow_empty=True)
+    for b in tqdm(batches, desc="Tigges filter", disable=not progress):
+        logits, _ = model.run(b)
+        ids = b.ids.numpy()
+        ld[ids] = (logits[:, pos_id] - logits[:, neg_id]).float().cpu().numpy()
+        top = logits.topk(min(cfg.tigges_top_k, logits.shape[-1]), dim=-1).indices.cpu()
+        right = torch.where(torch.as_tensor(labels[ids]) == 1, pos_id, neg_id)
+        in_top[ids] = (top == right[:, None]).any(1).numpy()
+        has_comma[ids] = commas.counts(b).numpy() > 0
+    correct = np.where(labels == 1, ld > 0, ld < 0)
+    keep = np.flatnonzero(correct & in_top & has_comma)
+    pos, neg = keep[labels[keep] == 1], keep[labels[keep] == 0]
+    n = (min(len(pos), len(neg)) // 5) * 5
+    rng = np.random.default_rng(cfg.seed)
+    chosen = np.sort(np.concatenate([rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)]))
+    counts = {"sentences": len(texts), "correct": int(correct.sum()), "correct_top_k": int((correct & in_top).sum()),
+              "with_comma": int(has_comma.sum()), "kept": int(len(keep)), "kept_positive": int(len(pos)),
+              "kept_negative": int(len(neg)), "balanced": int(2 * n),
+              "by_split": {sp: int(sum(1 for i in chosen if split_of[i] == sp)) for sp in cfg.tigges_splits}}
+    return {"texts": [texts[i] for i in chosen], "labels": labels[chosen], "index": chosen.tolist(),
+            "splits": [split_of[i] for i in chosen], "counts": counts, "sources": sources}
+
+
+def run_tigges_protocol(model, cfg: AblateConfig, fitted: FittedDirections, layers: list[int], sites: list[str], *,
+                        progress: bool = True, engine: dict | None = None) -> dict:
+    """Tigges et al.'s comma-ablation experiment (their ``comma_ablation_experiments_sst.ipynb`` and
+    ``utils/tokenwise_ablation.py``, branch ``analysis/commas``): on :func:`tigges_population`,
+    remove the projection on each layer's direction (multiplier 1, i.e. project it out; LEACE
+    erasers as fitted) at ``hook_resid_post`` of every layer at once, at every position or at
+    commas only, beside random directions. Accuracy at logit difference 0 (as theirs); the share
+    of above-chance accuracy lost ``(acc0 − acc)/(acc0 − 0.5)`` with paired bootstrap intervals,
+    and their second number, the drop of the mean logit difference toward the right answer."""
+    task = SSTZeroShot(prompt="tigges", batch_size=cfg.batch_size)
+    pop = tigges_population(model, cfg, task, progress=progress)
+    labels = pop["labels"]
+    if len(labels) == 0:
+        raise P.NoPositionsError(f"the Tigges protocol kept no sentence for {model.name} ({pop['counts']}): the model "
+                                 "gets none right with the answer in its top k, or none has a comma")
+    selectors = [P.get(p, skip_first=cfg.skip_first, allow_empty=True) for p in ("all", "commas")]
+    conditions: dict[str, list] = {"baseline": []}
+    for sel in selectors:
+        for what in ("direction", "random"):
+            conditions[f"tigges:{sel.name}:{what}"] = [
+                ablation(model, fitted, s, L, sel, "project", what, cfg.n_random, cfg.seed + 17)
+                for L, s in zip(layers, sites)]
+    batches = task.make_batches(model, pop["texts"])
+    t = time.time()
+    lds = task.evaluate(model, conditions=conditions, batches_=batches, progress="Tigges sweep" if progress else False,
+                        **(engine or {}))
+    sweep_s = time.time() - t
+    sign = np.where(labels == 1, 1.0, -1.0)
+    correct = {k: ((v * sign) > 0).astype(int) for k, v in lds.items()}
+    ld0 = float(np.mean(lds["baseline"] * sign))
+    rows, warn = {}, []
+    for name, ivs in conditions.items():
+        full = metrics.bootstrap_removed(correct["baseline"], correct[name], cfg.n_boot, cfg.seed)
+        ld = float(np.mean(lds[name] * sign))
+        e = {"accuracy": float(correct[name].mean()), "removed": full[0], "removed_ci": [full[1], full[2]],
+             "mean_logit_diff": ld, "logit_diff_drop": (ld0 - ld) / ld0 if ld0 else float("nan"),
+             "positions_touched": sum(iv.touched for iv in ivs), "examples_touched": ivs[0].examples_touched if ivs else 0}
+        if ivs and e["positions_touched"] == 0:
+            raise P.NoPositionsError(f"Tigges condition {name} touched no position")
+        if name.endswith(":random") and e["removed"] > RANDOM_WARN:
+            msg = (f"Tigges protocol: random control {name} removed {e['removed']:.1%} of above-chance accuracy: the "
+                   "intervention itself is destructive here, whatever the direction")
+            warn.append(msg)
+            warnings.warn(msg, stacklevel=2)
+        rows[name] = e
+
+    def ci(e):
+        return f"{e['removed']:.1%} [{e['removed_ci'][0]:.1%}, {e['removed_ci'][1]:.1%}]"
+
+    trows = []
+    for sel in selectors:
+        d, r = rows[f"tigges:{sel.name}:direction"], rows[f"tigges:{sel.name}:random"]
+        trows.append([sel.name, d["examples_touched"], d["accuracy"], ci(d), f"{d['logit_diff_drop']:.1%}",
+                      r["accuracy"], ci(r), f"{r['logit_diff_drop']:.1%}"])
+    c = pop["counts"]
+    ablated = _what_text(fitted, "das" if cfg.directions is None else cfg.directions)
+    table = Table(
+        title="Tigges et al. protocol: projection removed at every layer's hook_resid_post, at all positions or at commas",
+        columns=["positions", "examples touched", "accuracy", "% above-chance lost [95% CI]", "logit-diff drop",
+                 "random: accuracy", "random: % lost", "random: logit-diff drop"],
+        rows=trows,
+        caption=(f"{len(labels)} SST sentences ({', '.join(f'{k} {v}' for k, v in c['by_split'].items())}) of "
+                 f"{c['sentences']} in {'+'.join(cfg.tigges_splits)}: {c['correct']} right (logit difference of "
+                 f"{task.positive!r} vs {task.negative!r} after {task.template!r}), {c['correct_top_k']} of them with the "
+                 f"right answer in the top {cfg.tigges_top_k}, {c['kept']} of those with a comma "
+                 f"({c['kept_positive']} positive, {c['kept_negative']} negative), balanced to {c['balanced']}. "
+                 f"Baseline accuracy 1 by construction (threshold 0). Ablated: {ablated}; the projection removed "
+                 f"(multiplier 1) at {len(sites)} layers at once. Random: {cfg.n_random} seeded random directions "
+                 f"per layer (example i gets draw i mod {cfg.n_random})"
+                 f"{'; for LEACE, erasers fit on shuffled labels' if fitted.erasers else ''}. Logit-diff drop: "
+                 f"(mean − mean after)/mean of the logit difference toward the right answer (baseline mean {ld0:.3f}). "
+                 f"Intervals: paired bootstrap, {cfg.n_boot} resamples."))
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for what, colour in (("direction", "#1f77b4"), ("random", "#aaaaaa")):
+        es = [rows[f"tigges:{sel.name}:{what}"] for sel in selectors]
+        fig.add_bar(name=what, x=[f"at {sel.name}" for sel in selectors], y=[e["removed"] for e in es],
+                    marker_color=colour, error_y=dict(type="data", array=[e["removed_ci"][1] - e["removed"] for e in es],
+                                                      arrayminus=[e["removed"] - e["removed_ci"][0] for e in es]))
+    fig.update_layout(barmode="group", title="Tigges et al. protocol: share of above-chance accuracy lost",
+                      yaxis_title="share of above-chance accuracy lost", yaxis_tickformat=".0%", height=380)
+    fig = fig.to_plotly_json()
+    summary = (f"Tigges et al. protocol ({len(labels)} sentences, {ablated}): "
+               + "; ".join(f"at {r[0]}: {r[3]} of above-chance accuracy lost, logit difference down {r[4]} "
+                           f"(random {r[6]}, {r[7]})" for r in trows) + ".")
+    return {"n": int(len(labels)), "counts": c, "conditions": rows, "logit_diffs": {k: v.tolist() for k, v in lds.items()},
+            "labels": labels.tolist(), "index": pop["index"], "splits": pop["splits"], "table": table, "figure": fig,
+            "summary": summary, "warnings": warn, "sources": pop["sources"], "baseline_mean_logit_diff": ld0,
+            "sweep_s": sweep_s, "prompt": task.template, "answers": [task.positive, task.negative],
+            "top_k": cfg.tigges_top_k, "splits_used": list(cfg.tigges_splits)}
+
+
+def protocols_table(cfg, default_rows, base, n_default, threshold, spec, fitted, tigges) -> Table:
+    """Our default protocol and Tigges et al.'s side by side: one row per (protocol, positions)."""
+    def ci(e):
+        return f"{e['removed']:.1%} [{e['removed_ci'][0]:.1%}, {e['removed_ci'][1]:.1%}]"
+
+    rows = []
+    for mode in cfg.modes:
+        for p in cfg.positions:
+            d, r = default_rows[f"{mode}:{p}:direction"], default_rows[f"{mode}:{p}:random"]
+            rows.append(["default", p, f"{mode} ablation", spec, n_default, base["accuracy"], d["accuracy"], ci(d), ci(r)])
+    tspec = cfg.directions or "das"
+    for p in ("all", "commas"):
+        d, r = tigges["conditions"][f"tigges:{p}:direction"], tigges["conditions"][f"tigges:{p}:random"]
+        rows.append(["tigges", p, "projection removed", tspec, tigges["n"], 1.0, d["accuracy"], ci(d), ci(r)])
+    return Table(
+        title="Two protocols side by side: share of above-chance accuracy removed",
+        columns=["protocol", "positions", "ablation", "direction", "n", "baseline accuracy", "accuracy",
+                 "% removed [95% CI]", "random: % removed"],
+        rows=rows,
+        caption=(f"default: SST {cfg.split}, prompt {cfg.prompt!r}, threshold {threshold:.3f} fitted on dev; "
+                 f"tigges: Tigges et al.'s population, prompt 'Review Sentiment:', threshold 0 (see its table). "
+                 "Every layer's direction at its hook_resid_post, all layers at once, in both."))
 
 
 def removed_bars(rows: dict, keys: list[tuple[str, str]], title: str, height: int = 460) -> dict:

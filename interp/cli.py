@@ -359,6 +359,22 @@ def ablate(
     seed: int = typer.Option(0),
     include_first: bool = typer.Option(False, "--include-first", help="also ablate at the first token (massive activations there)"),
     threshold: str = typer.Option("dev", help="dev (fitted on SST dev) or zero"),
+    directions: Optional[str] = typer.Option(None, help="what to ablate: a finder (mean_diff, das, logreg_l2, leace, "
+                                             "best_neuron; fit per layer on --fit-data) or a folder of saved directions "
+                                             "(e.g. an interp find or interp ablate directions/ folder; matched by site). "
+                                             "Default: mean_diff (das for the Tigges protocol)"),
+    direction_method: Optional[str] = typer.Option(None, help="with a folder: use only its directions of this method"),
+    fit_data: str = typer.Option("toy", help="what a named finder is fit on: toy (toy reviews at the adjective) or "
+                                 "sst_last (SST train sentences at the last token)"),
+    fit_limit: int = typer.Option(1000, help="SST train sentences for --fit-data sst_last (0: all)"),
+    protocol: str = typer.Option("default", help="default, or tigges: also Tigges et al.'s own protocol (their prompt, "
+                                 "population, DAS directions, projection removed at every layer), reported beside it"),
+    tigges_splits: str = typer.Option("train,dev,test", help="SST splits the Tigges protocol draws its sentences from "
+                                      "(their code pools all three)"),
+    tigges_limit: Optional[int] = typer.Option(None, help="Tigges protocol: N random sentences of those splits (quick runs)"),
+    das_steps: int = typer.Option(200, help="Adam steps of DAS per layer (--directions das, Tigges protocol)"),
+    das_lr: float = typer.Option(0.01, help="DAS learning rate"),
+    das_batch: int = typer.Option(32, help="DAS pairs per Adam step"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/ablate-<model>)"),
     max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
                                              "the result records how many were cut); default: refuse a text "
@@ -385,7 +401,10 @@ def ablate(
     cfg = AblateConfig(model=model, prompt=prompt, positions=_list("--positions", positions),
                        modes=_list("--modes", modes), layers=parse_layers(layers), n_random=n_random, limit=limit,
                        dev_limit=dev_limit, reference_n=reference_n, batch_size=batch_size, seed=seed, n_boot=n_boot,
-                       skip_first=not include_first, threshold=threshold, per_layer=per_layer).validate()
+                       skip_first=not include_first, threshold=threshold, per_layer=per_layer,
+                       directions=directions, direction_method=direction_method, fit_data=fit_data,
+                       fit_limit=fit_limit or None, protocol=protocol, tigges_splits=_list("--tigges-splits", tigges_splits),
+                       tigges_limit=tigges_limit, das_steps=das_steps, das_lr=das_lr, das_batch=das_batch).validate()
     cfg.layers, n_layers = _transformer_layers(model, layers)
     if quick and not _given(ctx, "layers"):
         cfg.layers = _quick_layers(n_layers, ctx)
@@ -866,6 +885,16 @@ def patch_cmd(
     max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
                                              "the result records how many were cut); default: refuse a text "
                                              "longer than the model's context"),
+    directions: Optional[str] = typer.Option(None, help="transformer: the direction per layer to patch along and ablate: "
+                                             "a finder (mean_diff, das, logreg_l2, leace, best_neuron; fit per layer on "
+                                             "--fit-data; leace gives the covector its eraser reads) or a folder of saved "
+                                             "directions (matched by site). Default: mean_diff on toy"),
+    direction_method: Optional[str] = typer.Option(None, help="with a folder: use only its directions of this method"),
+    fit_data: str = typer.Option("toy", help="what a named finder is fit on: toy or sst_last"),
+    fit_limit: int = typer.Option(1000, help="SST train sentences for --fit-data sst_last (0: all)"),
+    das_steps: int = typer.Option(200, help="Adam steps of DAS per layer (--directions das)"),
+    das_lr: float = typer.Option(0.01, help="DAS learning rate"),
+    das_batch: int = typer.Option(32, help="DAS pairs per Adam step"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/patch-<model>)"),
     threads: Optional[int] = typer.Option(None, help="torch threads"),
     device: str = _opt_device(),
@@ -904,7 +933,9 @@ def patch_cmd(
         scfg = SummarizeConfig(model=model, prompt=prompt, positions=plist, modes=mlist, layers=lyr, n_random=n_random,
                                reference_n=reference_n, limit=limit, dev_limit=dev_limit, batch_size=batch_size,
                                seed=seed, skip_first=not include_first, threshold=threshold, n_boot=n_boot,
-                               resample_source=resample_source).validate()
+                               resample_source=resample_source, directions=directions,
+                               direction_method=direction_method, fit_data=fit_data, fit_limit=fit_limit or None,
+                               das_steps=das_steps, das_lr=das_lr, das_batch=das_batch).validate()
     else:
         site_list = _list("--sites", sites)
         bad = [s for s in site_list if s not in ("c", "h")]
@@ -919,6 +950,8 @@ def patch_cmd(
     from .results import Result
     from .summarize import run_summarize, run_summarize_mlstm
 
+    if mlstm is not None and directions is not None:
+        _fail("--directions is for transformers; the mLSTM version fits its own directions in c and h")
     results = []
     if mlstm is None:
         scfg.layers, n_layers = _transformer_layers(model, layers)
@@ -953,11 +986,12 @@ def patch_cmd(
             m.max_tokens = max_tokens
             directions = None
             if directional or summary:
-                from .ablate import fit_toy_directions
+                from .ablate import get_directions
                 from .validate import check_layers
 
                 L = check_layers(scfg.layers, m.n_layers, m.name)
-                directions, _ = fit_toy_directions(m, [f"blocks.{i}.hook_resid_post" for i in L], progress=progress)
+                directions = get_directions(m, [f"blocks.{i}.hook_resid_post" for i in L], scfg.directions or "mean_diff",
+                                            scfg, progress=progress).directions
             if heatmap:
                 keep(run_patch_toy(m, pcfg, directions=directions, command=_command(ctx), progress=progress,
                                    engine=sweep), "heatmap.json")
@@ -994,8 +1028,10 @@ def find_cmd(
     layers: Optional[str] = typer.Option(None, help="transformer layers: '0,3,6' or a slice '0:30:3' (default: all)"),
     mlp: bool = typer.Option(False, "--mlp", help="also the MLP neurons (blocks.L.mlp.hook_post) of those layers"),
     data: str = typer.Option("sst_last,sst_mean,toy", help="fitting data, first = primary: sst_last, sst_mean, toy"),
-    methods: str = typer.Option(",".join(["mean_diff", "kmeans", "pca", "logreg_l2", "logreg_l1", "das", "best_neuron",
-                                          "topk_l1", "topk_weight"]), help="comma-separated finders"),
+    methods: str = typer.Option(",".join(["mean_diff", "kmeans", "pca", "logreg_l2", "logreg_l1", "das", "leace",
+                                          "best_neuron", "topk_l1", "topk_weight"]), help="comma-separated finders "
+                                "(leace: the LEACE eraser; its read direction in the accuracy tables, the eraser in the "
+                                "causal table)"),
     k: int = typer.Option(10, help="units in the top-k neuron probes"),
     train_limit: Optional[int] = typer.Option(1000, help="N random SST train sentences to fit on (at least 4; 0: all 6920)"),
     dev_limit: Optional[int] = typer.Option(None, help="N random SST dev sentences (at least 4; 0: all)"),

@@ -13,7 +13,9 @@ then measures, per site:
 (d) the **causal effect** at the best site (chosen by the mean-difference direction's SST dev
     accuracy): for a model with answer tokens (a transformer) the share of SST zero-shot accuracy
     removed by mean-ablating each direction, the best unit, the top-k units, a bank of random
-    directions and of random k-unit sets, at all positions and at commas (the
+    directions and of random k-unit sets, and by the LEACE eraser fit on the same activations
+    (``leace``; its control ``leace_random``: erasers fit on shuffled labels), at all positions
+    and at commas (the
     :mod:`interp.ablate` machinery); for a model without (the byte mLSTM) the drop of an L2
     probe's accuracy when the same things are mean-ablated in the cell state ``hook_c`` across
     time and the probe re-reads the final state.
@@ -43,8 +45,8 @@ from . import data as datasets
 from . import metrics, positions as P
 from .directions import Direction, random_directions
 from .engine import Condition, LogitDiff, ProbeScore, run_sweep
-from .finders import DAS, BestNeuron, make_finder
-from .interventions import ActivationPatch, DirectionAblation
+from .finders import BestNeuron, make_finder
+from .interventions import ActivationPatch, DirectionAblation, LeaceErasure
 from .model import check_site
 from .results import Result, Table, make_manifest
 from .tasks import SSTZeroShot, batches, toy_dataset
@@ -59,13 +61,14 @@ DATA_SOURCES = {
     "sst_mean": "SST train sentences, averaged over the real tokens after the first",
 }
 #: every method, in display order; the neuron methods last
-METHODS = ("mean_diff", "kmeans", "pca", "logreg_l2", "logreg_l1", "das", "best_neuron", "topk_l1", "topk_weight")
+METHODS = ("mean_diff", "kmeans", "pca", "logreg_l2", "logreg_l1", "das", "leace", "best_neuron", "topk_l1",
+           "topk_weight")
 NEURON_METHODS = ("best_neuron", "topk_l1", "topk_weight")
 SITE_KINDS = {"resid_post": "blocks.{L}.hook_resid_post", "mlp_post": "blocks.{L}.mlp.hook_post",
               "resid_pre": "blocks.{L}.hook_resid_pre", "resid_mid": "blocks.{L}.hook_resid_mid"}
 RANDOM_WARN = 0.05
 COLOURS = {"mean_diff": "#1f77b4", "kmeans": "#ff7f0e", "pca": "#2ca02c", "logreg_l2": "#d62728",
-           "logreg_l1": "#9467bd", "das": "#8c564b", "best_neuron": "#e377c2", "topk_l1": "#17becf",
+           "logreg_l1": "#9467bd", "das": "#8c564b", "leace": "#7f7f00", "best_neuron": "#e377c2", "topk_l1": "#17becf",
            "topk_weight": "#bcbd22", "random": "#999999"}
 
 
@@ -316,6 +319,7 @@ def compare(model, sites: Sequence[str] | None = None, *, config: CompareConfig 
     acc: dict[str, dict[str, dict[str, dict]]] = {d: {s: {} for s in sites} for d in cfg.data}
     extra: dict[str, dict[str, dict[str, dict]]] = {d: {s: {} for s in sites} for d in cfg.data}
     directions: dict[str, Direction] = {}
+    erasers: dict[str, dict[str, object]] = {d: {} for d in cfg.data}  # the fitted LEACE erasers, by data and site
     todo = [(d, s) for d in cfg.data for s in sites]
     for src, site in tqdm(todo, desc="fitting", disable=not progress, leave=False):
         Xtr, ytr = fit_data(src, site)
@@ -327,6 +331,8 @@ def compare(model, sites: Sequence[str] | None = None, *, config: CompareConfig 
                 f = make_finder(method, seed=cfg.seed, C=list(cfg.C_grid), k=min(cfg.k, widths[site])).fit(Xtr, ytr)
             v = f.direction_
             vecs[src][site][method] = v
+            if method == "leace":
+                erasers[src][site] = f
             r = _held_out(v, Xdev, ydev, Xte, ytest)
             r["train_acc"] = f.score(Xtr, ytr)
             if src == "toy":
@@ -415,8 +421,16 @@ def compare(model, sites: Sequence[str] | None = None, *, config: CompareConfig 
         site_c = best_site
         if not zero_shot and "hook_c" in sites:
             site_c = "hook_c"
+        leace_fit = None
+        if site_c in erasers[primary]:  # the eraser, and its control fit on the same activations, labels shuffled
+            Xtr, ytr = fit_data(primary, site_c)
+            g = np.random.default_rng(cfg.seed + 29)
+            from .finders import Leace
+
+            leace_fit = (erasers[primary][site_c], [Leace().fit(Xtr, g.permutation(ytr)) for _ in range(cfg.n_random)])
         causal = _causal(model, site_c, vecs[primary][site_c], extra[primary][site_c], cfg, zero_shot,
-                         progress, train_for_probe=(train, F.get("train"), dev, F["dev"]), engine=engine)
+                         progress, train_for_probe=(train, F.get("train"), dev, F["dev"]), leace=leace_fit,
+                         engine=engine)
         timing["causal_s"] = time.time() - t
     timing["total_s"] = time.time() - t0
 
@@ -443,16 +457,12 @@ def _answers(model) -> tuple[str, str, tuple[int, int]]:
 
 
 def _fit_das(model, site: str, cfg: CompareConfig, progress: bool) -> dict:
-    pairs, clean, corrupt, where = _toy_pairs(model, "train", cfg.das_pairs)
-    pos, neg, ids = _answers(model)
-    f = DAS(steps=cfg.das_steps, lr=cfg.das_lr, batch_size=cfg.das_batch, objective=cfg.das_objective,
-            random_state=cfg.seed)
-    f.fit_interchange(model, site, clean, corrupt, where, ids, labels=pairs.labels, progress=progress)
-    return {"vector": f.direction_, "threshold": f.threshold_, "site": site, "steps": cfg.das_steps, "lr": cfg.das_lr,
-            "batch": cfg.das_batch, "objective": cfg.das_objective, "answers": [pos, neg],
-            "denoising_init": f.denoising_init_, "denoising_train": f.denoising_,
-            "denoising_train_capped": f.denoising_capped_, "loss": f.loss_,
-            "pairs": {"n": len(pairs), "source": pairs.source, "flip": "adjective", "part": "train"}}
+    from .finders import fit_das_toy
+
+    f, info = fit_das_toy(model, site, steps=cfg.das_steps, lr=cfg.das_lr, batch_size=cfg.das_batch,
+                          objective=cfg.das_objective, seed=cfg.seed, n_pairs=cfg.das_pairs, progress=progress)
+    return {"vector": f.direction_, "threshold": f.threshold_, **info, "denoising_init": f.denoising_init_,
+            "denoising_train": f.denoising_, "denoising_train_capped": f.denoising_capped_, "loss": f.loss_}
 
 
 def _interchange_all(model, site: str, vecs: dict[str, np.ndarray], cfg: CompareConfig) -> dict:
@@ -490,7 +500,7 @@ def _interchange_all(model, site: str, vecs: dict[str, np.ndarray], cfg: Compare
 
 
 def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: CompareConfig, zero_shot: bool,
-            progress: bool, train_for_probe, engine: dict | None = None) -> dict:
+            progress: bool, train_for_probe, leace=None, engine: dict | None = None) -> dict:
     d = model.sites()[site]
     selectors = [P.get(p, allow_empty=True) for p in cfg.positions]
     rng = np.random.default_rng(cfg.seed)
@@ -505,6 +515,8 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
     # what to ablate: each direction, the best unit, the top-k units; controls: random directions, random k units
     groups: dict[str, list[torch.Tensor]] = {}  # name -> list of (d,) or (n_random, d) tensors, one ablation each
     for m in METHODS:
+        if m == "leace":  # not a direction ablation: the eraser, below
+            continue
         if m in vecs and m not in NEURON_METHODS and (cfg.causal_methods is None or m in cfg.causal_methods):
             groups[m] = [torch.tensor(vecs[m], dtype=torch.float32)]
     if "best_neuron" in vecs:
@@ -529,6 +541,16 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
                                      label=f"{what}@{site}") for v in vs]
             conditions[f"{sel.name}:{what}"] = ivs
             meta[f"{sel.name}:{what}"] = {"what": what, "positions": sel.name, "n_ablated": len(vs)}
+        if leace is not None and (cfg.causal_methods is None or "leace" in cfg.causal_methods):
+            # LEACE: the affine eraser fit on the same activations; with mode "mean" it keeps the mean at
+            # this kind of position (the reference mean), else the fitting data's mean
+            ref = ref_means[sel.name][site] if cfg.mode == "mean" else None
+            for what, es in (("leace", leace[0]), ("leace_random", leace[1])):
+                conditions[f"{sel.name}:{what}"] = [LeaceErasure.from_erasers(site, es, sel, reference_mean=ref,
+                                                                              label=f"{what}@{site}")]
+                meta[f"{sel.name}:{what}"] = {"what": what, "positions": sel.name, "n_ablated": 1}
+    if leace is not None and (cfg.causal_methods is None or "leace" in cfg.causal_methods):
+        groups["leace"], groups["leace_random"] = [], []  # listed in the table's order
 
     train, Ftr, dev, Fdev = train_for_probe  # the SST train/dev samples and their features
     test = datasets.sst("test")
@@ -589,7 +611,7 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
              "positions_touched": touched, "examples_touched": ivs[0].examples_touched if ivs else 0,
              "examples_run": int(len(plan[name])),
              "mean_score": float(np.mean(scores[name]))}
-        if meta[name]["what"] in ("random", "random_units"):
+        if meta[name]["what"] in ("random", "random_units", "leace_random"):
             k = cfg.n_random
             e["accuracy_per_draw"] = [float(correct[name][np.arange(len(labels)) % k == j].mean()) for j in range(k)]
             if e["removed"] > RANDOM_WARN:
@@ -706,8 +728,13 @@ def _result(model, cfg, sites, best_site, ref_method, acc, extra, cosines, align
                      f"projection set to its mean over {causal['reference_n']} SST train texts at the same kind of position. "
                      f"topk_units: the {len(causal['units'])} units of {causal['units_from']} ablated together; random: "
                      f"{cfg.n_random} random directions (example i gets draw i mod {cfg.n_random}); random_units: "
-                     f"{cfg.n_random} random sets of {len(causal['units'])} units. Intervals: paired bootstrap, "
-                     f"{cfg.n_boot} resamples.")))
+                     f"{cfg.n_random} random sets of {len(causal['units'])} units."
+                     + (f" leace: the LEACE eraser (concept-erasure) fit on the same {cfg.data[0]} activations, applied "
+                        f"whole (an affine map, not one projection), keeping the "
+                        f"{'mean at the same kind of position' if cfg.mode == 'mean' else 'fitting data mean'}; "
+                        f"leace_random: {cfg.n_random} erasers fit on the same activations with shuffled labels."
+                        if "leace" in causal["groups"] else "")
+                     + f" Intervals: paired bootstrap, {cfg.n_boot} resamples.")))
 
     # figures: accuracy curves
     kinds = sorted({_site_key(s)[0] for s in sites}, key=lambda k: [_site_key(s)[0] for s in sites].index(k))

@@ -111,3 +111,49 @@ def random_directions(width: int, n: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     v = torch.randn(n, width, generator=g)
     return v / v.norm(dim=1, keepdim=True)
+
+
+def load_folder(folder: str | Path, sites, *, widths: dict[str, int] | None = None, model: str | None = None,
+                method: str | None = None) -> dict[str, Direction]:
+    """One saved direction per site from ``folder`` (searched recursively: the ``directions/``
+    folder of ``interp ablate`` or ``interp find``, or any folder of ``save``d directions).
+
+    Matched by the site recorded in each direction's JSON; ``method`` keeps only directions of
+    that method. Clear errors: no such folder, a site with no direction or with several (name
+    ``method`` or a sub-folder), a direction from another model (``model``), or of another
+    width than the site's (``widths``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder of directions at {folder}")
+    found: dict[str, list[tuple[Path, dict]]] = {}
+    for js in sorted(folder.rglob("*.json")):
+        if not Path(str(_base(js)) + ".safetensors").exists():
+            continue
+        try:
+            meta = json.loads(js.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(meta, dict) or "site" not in meta:
+            continue
+        if method is not None and meta.get("method") != method:
+            continue
+        found.setdefault(meta["site"], []).append((js, meta))
+    if not found:
+        raise FileNotFoundError(f"no saved direction{f' of method {method!r}' if method else ''} in {folder}")
+    out = {}
+    for s in sites:
+        hits = found.get(s, [])
+        if not hits:
+            raise FileNotFoundError(f"{folder} has no direction{f' of method {method!r}' if method else ''} for site "
+                                    f"{s} (it has {', '.join(sorted(found)[:6])}{', ...' if len(found) > 6 else ''})")
+        if len(hits) > 1:
+            raise ValueError(f"{folder} has {len(hits)} directions for {s} ({', '.join(str(p.relative_to(folder)) for p, _ in hits[:4])}"
+                             f"{', ...' if len(hits) > 4 else ''}): name the method or give a folder with one per site")
+        js, meta = hits[0]
+        if model is not None and meta.get("model") and meta["model"] != model:
+            raise ValueError(f"{js}: a direction of model {meta['model']!r}, not {model!r}")
+        d = Direction.load(js)
+        if widths is not None and s in widths:
+            d.check_width(widths[s], s)
+        out[s] = d
+    return out

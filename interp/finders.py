@@ -7,7 +7,11 @@ the midpoint of the two class means learned in ``fit``.
 
 Directions: :class:`MeanDiff`, :class:`KMeansDirection`, :class:`PCADirection`,
 :class:`LogisticDirection` (L1 or L2), :class:`DAS` (distributed alignment search: fit on
-interchange interventions with :meth:`DAS.fit_interchange`, not on ``(X, y)``). Neurons:
+interchange interventions with :meth:`DAS.fit_interchange`, not on ``(X, y)``). An eraser:
+:class:`Leace` (least-squares concept erasure, Belrose et al. 2023, through the
+``concept-erasure`` package: an affine map that removes every linearly readable trace of the
+label with the least change to X; applied in a model by
+:class:`interp.interventions.LeaceErasure`). Neurons:
 :class:`BestNeuron` (``direction_ = ±e_k``, ``unit_``) and :class:`TopKNeurons` (``units_``; the
 direction is an L2 probe restricted to them). ``finder.to_direction(site, ...)`` gives an
 :class:`interp.directions.Direction` with provenance, for saving.
@@ -23,7 +27,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 __all__ = ["DirectionFinder", "MeanDiff", "KMeansDirection", "PCADirection", "LogisticDirection", "BestNeuron",
-           "TopKNeurons", "DAS", "FINDERS", "make_finder", "NotFittedError"]
+           "TopKNeurons", "DAS", "Leace", "FINDERS", "make_finder", "NotFittedError"]
 
 
 def _as_numpy(X) -> np.ndarray:
@@ -353,6 +357,71 @@ class TopKNeurons(DirectionFinder):
         return self._finish(X, y, w)
 
 
+class Leace(DirectionFinder):
+    """LEACE, least-squares concept erasure (Belrose et al. 2023), fit with the ``concept-erasure``
+    package's ``LeaceFitter`` in float64.
+
+    The eraser is the affine map ``x -> x - ((x - bias_) @ proj_right_.T) @ proj_left_.T``: after
+    it, no linear classifier reads the label from X better than a constant (the class means
+    coincide), and among all maps that achieve this it moves X the least in the (whitened)
+    least-squares sense. For a binary label it is a rank-1 (oblique) edit, rank 2 when the
+    trace constraint mixes in an orthogonal projection. ``proj_left_`` (d, k), ``proj_right_``
+    (k, d), ``bias_`` (d,) (the fitting data's mean), ``rank_`` = k. :meth:`erase` applies it to
+    X here; :class:`interp.interventions.LeaceErasure` applies it inside a model.
+
+    As a finder, ``direction_`` is the covector the eraser reads, the top right singular vector
+    of ``proj_left_ @ proj_right_`` (for the rank-1 eraser ``proj_right_`` itself, which is the
+    shrinkage-LDA direction ``Σ⁻¹(μ₁ − μ₀)``), with the canonical sign; ``transform`` and
+    ``score`` are every finder's (projection on it, midpoint threshold).
+
+    ``shrinkage``, ``constrain_cov_trace``, ``svd_tol``: ``LeaceFitter``'s options (defaults as
+    there).
+    """
+
+    method = "leace"
+
+    def __init__(self, shrinkage: bool = True, constrain_cov_trace: bool = True, svd_tol: float = 0.01):
+        self.shrinkage = shrinkage
+        self.constrain_cov_trace = constrain_cov_trace
+        self.svd_tol = svd_tol
+
+    def fit(self, X, y) -> "Leace":
+        try:
+            from concept_erasure import LeaceFitter
+        except ImportError as e:  # pragma: no cover - a dependency
+            raise ImportError("LEACE needs the concept-erasure package: pip install concept-erasure") from e
+        X, y = _check_xy(X, y)
+        if len(X) < 3:
+            raise ValueError(f"LEACE needs at least 3 examples, got {len(X)}")
+        fitter = LeaceFitter(X.shape[1], 1, dtype=torch.float64, shrinkage=self.shrinkage,
+                             constrain_cov_trace=self.constrain_cov_trace, svd_tol=self.svd_tol)
+        fitter.update(torch.from_numpy(X), torch.from_numpy(y.astype(np.float64))[:, None])
+        e = fitter.eraser
+        L, R = e.proj_left.numpy(), e.proj_right.numpy()  # (d, k), (k, d)
+        if L.shape[1] > 1:  # the trace constraint returns a full SVD: keep the non-zero part
+            keep = np.linalg.norm(L, axis=0) * np.linalg.norm(R, axis=1)
+            keep = keep > 1e-12 * max(float(keep.max()), 1e-300)
+            L, R = L[:, keep], R[keep]
+        if L.shape[1] == 0:
+            raise ValueError("LEACE found nothing to erase: the label is not linearly readable from X")
+        self.proj_left_, self.proj_right_ = L, R
+        self.bias_ = e.bias.numpy().copy() if e.bias is not None else np.zeros(X.shape[1])
+        self.rank_ = int(L.shape[1])
+        if self.rank_ == 1:
+            w = R[0]
+        else:
+            w = np.linalg.svd(L @ R)[2][0]
+        return self._finish(X, y, w)
+
+    def erase(self, X) -> np.ndarray:
+        """X with the concept erased, (n, d) -> (n, d), in float64."""
+        self._check_fitted()
+        X = _as_numpy(X)
+        if X.shape[-1] != self.n_features_in_:
+            raise ValueError(f"X has width {X.shape[-1]}; this eraser was fit on width {self.n_features_in_}")
+        return X - ((X - self.bias_) @ self.proj_right_.T) @ self.proj_left_.T
+
+
 # --------------------------------------------------------------------------------------------
 # DAS: a direction learned from interchange interventions
 
@@ -572,6 +641,7 @@ FINDERS = {
     "logreg_l2": lambda **kw: LogisticDirection("l2", C=kw.get("C", 1.0), random_state=kw.get("seed", 0)),
     "logreg_l1": lambda **kw: LogisticDirection("l1", C=kw.get("C", 1.0), random_state=kw.get("seed", 0)),
     "best_neuron": lambda **kw: BestNeuron(),
+    "leace": lambda **kw: Leace(),
     "topk_l1": lambda **kw: TopKNeurons(k=kw.get("k", 10), by="l1", random_state=kw.get("seed", 0)),
     "topk_weight": lambda **kw: TopKNeurons(k=kw.get("k", 10), by="weight", random_state=kw.get("seed", 0)),
 }
@@ -579,9 +649,162 @@ FINDERS = {
 
 def make_finder(name: str, **kw) -> DirectionFinder:
     """A finder by name (``mean_diff``, ``kmeans``, ``pca``, ``logreg_l2``, ``logreg_l1``,
-    ``best_neuron``, ``topk_l1``, ``topk_weight``); ``kw``: ``seed``, ``C``, ``k``. DAS is built
+    ``best_neuron``, ``leace``, ``topk_l1``, ``topk_weight``); ``kw``: ``seed``, ``C``, ``k``. DAS is built
     directly (it is fit on a model, not on (X, y))."""
     try:
         return FINDERS[name](**kw)
     except KeyError:
         raise ValueError(f"unknown finder {name!r}; choose from {', '.join([*FINDERS, 'das'])}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Fitting a direction (or a LEACE eraser) per site of a model, on a named data set. Shared by the
+# experiments that take ``--directions NAME --fit-data DATA`` (interp ablate, interp patch).
+
+#: fitting data sets :func:`fit_directions` knows
+FIT_DATA = {
+    "toy": "toy reviews (the ablation template), train adjectives, read at the adjective; scored on the test adjectives",
+    "sst_last": "SST train sentences, read at the last token; scored on SST dev sentences",
+}
+#: the finders :func:`fit_directions` knows (DAS is fit on toy pairs by interchange interventions)
+FIT_METHODS = ("mean_diff", "das", "logreg_l2", "leace", "best_neuron")
+
+
+def check_fit_options(method: str, data: str) -> None:
+    """ValueError naming a finder or fitting data set :func:`fit_directions` does not know."""
+    if method not in FIT_METHODS:
+        raise ValueError(f"unknown finder {method!r}; choose from {', '.join(FIT_METHODS)} (or give a folder of "
+                         "saved directions)")
+    if data not in FIT_DATA:
+        raise ValueError(f"unknown fitting data {data!r}; choose from {', '.join(FIT_DATA)}")
+    if method == "das" and data != "toy":
+        raise ValueError("das is fit on toy clean/corrupted pairs (interchange interventions): use fitting data 'toy'")
+
+
+def fit_das_toy(model, site: str, *, steps: int = 200, lr: float = 0.01, batch_size: int = 32,
+                objective: str = "capped", seed: int = 0, n_pairs: int | None = None,
+                progress: bool = False) -> tuple["DAS", dict]:
+    """DAS at ``site`` on toy pairs (train adjectives, the adjective flipped; patched at the
+    positions where clean and corrupted differ; answers " good"/" bad", as
+    :mod:`interp.patching`). Returns the fitted :class:`DAS` and what it was fit on."""
+    from .pairs import toy_pairs
+
+    pairs = toy_pairs(model, part="train", flip="adjective", same_length=False, n=n_pairs)
+    clean, corrupt = pairs.tokenize(model)
+    where = (clean.tokens != corrupt.tokens) & clean.mask.bool()
+    pos, neg = " good", " bad"
+    ids = (model.single_token(pos), model.single_token(neg))
+    f = DAS(steps=steps, lr=lr, batch_size=batch_size, objective=objective, random_state=seed)
+    f.fit_interchange(model, site, clean, corrupt, where, ids, labels=pairs.labels, progress=progress)
+    info = {"site": site, "steps": steps, "lr": lr, "batch": batch_size, "objective": objective,
+            "answers": [pos, neg], "pairs": {"n": len(pairs), "source": pairs.source, "flip": "adjective",
+                                             "part": "train"}}
+    return f, info
+
+
+def fitting_data(model, sites: Sequence[str], data: str = "toy", *, limit: int | None = 1000, seed: int = 0,
+                 batch_size: int = 32, progress: bool = False) -> dict:
+    """Activations to fit on, per site: ``{"X": {site: (n, d)}, "y", "X_test": {site: (m, d)},
+    "y_test", "info"}`` for a data set of :data:`FIT_DATA` (``limit``: SST train sentences, a
+    seeded sample; SST dev is the held-out part, all of it)."""
+    from .tasks import TOY_TEMPLATE, ToyTemplates, gather_at
+
+    if data not in FIT_DATA:
+        raise ValueError(f"unknown fitting data {data!r}; choose from {', '.join(FIT_DATA)}")
+    sites = list(sites)
+    if data == "toy":
+        toy = ToyTemplates()
+        train, test = toy.prompts(model, "train"), toy.prompts(model, "test")
+        X = gather_at(model, train.texts, train.positions, sites, batch_size=batch_size,
+                      progress="toy directions (train)" if progress else False)
+        Xt = gather_at(model, test.texts, test.positions, sites, batch_size=batch_size,
+                       progress="toy directions (test)" if progress else False)
+        info = {"data": data, "what": FIT_DATA[data], "read_at": "adjective", "template": TOY_TEMPLATE,
+                "train_words": sorted(set(train.words)), "test_words": sorted(set(test.words)),
+                "n_train": len(train.texts), "n_test": len(test.texts)}
+        return {"X": X, "y": np.asarray(train.labels), "X_test": Xt, "y_test": np.asarray(test.labels), "info": info}
+    from . import data as datasets
+
+    tr = datasets.sst("train")
+    if limit is not None and limit < len(tr):
+        tr = tr.subset(np.sort(np.random.default_rng(seed).permutation(len(tr))[:limit]))
+    dev = datasets.sst("dev")
+
+    def last_token(texts):
+        lengths = model.tokenize(list(texts)).lengths
+        return gather_at(model, list(texts), (lengths - 1).tolist(), sites, batch_size=batch_size)
+
+    info = {"data": data, "what": FIT_DATA[data], "read_at": "last token", "n_train": len(tr), "n_test": len(dev),
+            "limit": limit, "seed": seed}
+    return {"X": last_token(tr.texts), "y": np.asarray(tr.labels), "X_test": last_token(dev.texts),
+            "y_test": np.asarray(dev.labels), "info": info}
+
+
+class FittedDirections:
+    """What :func:`fit_directions` returns: ``directions`` (site -> :class:`~interp.directions.Direction`),
+    ``erasers`` (site -> fitted :class:`Leace`, for ``leace``), ``random_erasers`` (site -> LEACE
+    erasers fit on shuffled labels: the matched random control), ``info`` (JSON-able: data,
+    method, per-site scores)."""
+
+    def __init__(self, directions, erasers, random_erasers, info):
+        self.directions, self.erasers, self.random_erasers, self.info = directions, erasers, random_erasers, info
+
+
+def fit_directions(model, sites: Sequence[str], method: str = "mean_diff", data: str = "toy", *,
+                   limit: int | None = 1000, seed: int = 0, n_random_erasers: int = 0, das_steps: int = 200,
+                   das_lr: float = 0.01, das_batch: int = 32, das_objective: str = "capped",
+                   das_pairs: int | None = None, batch_size: int = 32, progress: bool = True) -> FittedDirections:
+    """One direction per site, by finder ``method`` (:data:`FIT_METHODS`) on fitting data ``data``
+    (:data:`FIT_DATA`), each with its provenance and its accuracy on the fitting data and on the
+    held-out part (``fit_train_acc``, ``fit_test_acc``; ``toy_*`` too for toy data). ``leace``
+    also returns the fitted erasers (and ``n_random_erasers`` shuffled-label ones per site);
+    ``das`` is fit per site on toy pairs (:func:`fit_das_toy`)."""
+    check_fit_options(method, data)
+    sites = list(sites)
+    F = fitting_data(model, sites, data, limit=limit, seed=seed, batch_size=batch_size, progress=progress)
+    y, yt = F["y"], F["y_test"]
+    directions, erasers, random_erasers, per_site = {}, {}, {}, {}
+    flags = {"read_at": F["info"]["read_at"], "fit_data": data, "bos": bool(getattr(model, "bos_token_id", None) is not None)}
+    if data == "toy":
+        flags["template"] = F["info"]["template"]
+    data_text = f"{data}: {FIT_DATA[data]} ({F['info']['n_train']} fit, {F['info']['n_test']} held out)"
+    iterator = sites
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(sites, desc=f"fitting {method} on {data}", leave=False)
+    for s in iterator:
+        X, Xt = F["X"][s].numpy(), F["X_test"][s].numpy()
+        extra: dict = {}
+        if method == "das":
+            f, das_info = fit_das_toy(model, s, steps=das_steps, lr=das_lr, batch_size=das_batch,
+                                      objective=das_objective, seed=seed, n_pairs=das_pairs, progress=progress)
+            extra = {"denoising_train": f.denoising_, "denoising_init": f.denoising_init_}
+            f.n_features_in_ = X.shape[1]
+            # re-centre the threshold on the fitting data, so that the held-out score means what it does elsewhere
+            p = X @ f.direction_
+            f.threshold_ = float((p[y == 1].mean() + p[y == 0].mean()) / 2)
+            das_flags = {k: das_info[k] for k in ("steps", "lr", "batch", "objective", "answers")}
+            das_flags["pairs"] = das_info["pairs"]["n"]
+        else:
+            f = make_finder(method, seed=seed).fit(X, y)
+            das_flags = {}
+        m = {"fit_train_acc": f.score(X, y), "fit_test_acc": f.score(Xt, yt), **extra}
+        if data == "toy":
+            m.update(toy_train_acc=m["fit_train_acc"], toy_test_acc=m["fit_test_acc"])
+        d = f.to_direction(s, model=model.name, method=method, seed=seed,
+                           data=data_text if method != "das" else "toy pairs (train adjectives, flip=adjective), "
+                           "interchange interventions at the adjective",
+                           flags={**flags, **das_flags}, metrics=m)
+        directions[s] = d
+        per_site[s] = m
+        if method == "leace":
+            erasers[s] = f
+            if n_random_erasers:
+                rng = np.random.default_rng(seed * 7919 + sites.index(s))
+                random_erasers[s] = [Leace().fit(X, rng.permutation(y)) for _ in range(n_random_erasers)]
+    info = {**F["info"], "method": method, "per_site": per_site}
+    if method == "leace":
+        info["leace_rank"] = {s: e.rank_ for s, e in erasers.items()}
+        info["n_random_erasers"] = n_random_erasers
+    return FittedDirections(directions, erasers, random_erasers, info)

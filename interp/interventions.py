@@ -146,6 +146,95 @@ class DirectionAblation(_Counting):
         return set_projection(act, where, u, target)
 
 
+@dataclass
+class LeaceErasure(_Counting):
+    """Apply a fitted LEACE eraser (:class:`interp.finders.Leace`) at ``site`` and ``positions``:
+    ``x -> x - ((x - bias) @ R.T) @ L.T``, computed in float64 and cast back.
+
+    ``proj_left`` (d, k), ``proj_right`` (k, d), ``bias`` (d,): one eraser; or banks (n, d, k),
+    (n, k, d), (n, d), where example ``i`` (by ``Batch.ids``) gets eraser ``i % n`` (the random
+    control: erasers fit on shuffled labels). ``reference_mean`` (d,), when given, replaces the
+    fitted bias: the eraser then leaves the mean at the kind of position it acts on where it is
+    (the linear part, which is what removes the concept, is LEACE's either way). Build it from
+    fitted finders with :meth:`from_erasers`. Positions not selected come back bit-identical.
+    """
+
+    site: str
+    proj_left: torch.Tensor
+    proj_right: torch.Tensor
+    bias: torch.Tensor
+    positions: Positions
+    reference_mean: torch.Tensor | None = None
+    label: str = ""
+    touched: int = field(default=0, init=False)
+    examples_touched: int = field(default=0, init=False)
+    examples_seen: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        L = torch.as_tensor(self.proj_left, dtype=torch.float64)
+        R = torch.as_tensor(self.proj_right, dtype=torch.float64)
+        b = torch.as_tensor(self.bias, dtype=torch.float64)
+        if L.ndim == 2:
+            L, R, b = L[None], R[None], b[None]
+        if L.ndim != 3 or R.ndim != 3 or b.ndim != 2:
+            raise ValueError(f"proj_left (d, k), proj_right (k, d), bias (d,) or banks of them; got "
+                             f"{tuple(L.shape)}, {tuple(R.shape)}, {tuple(b.shape)}")
+        n, d, k = L.shape
+        if R.shape != (n, k, d) or b.shape != (n, d):
+            raise ValueError(f"eraser shapes disagree: proj_left {tuple(L.shape)}, proj_right {tuple(R.shape)}, "
+                             f"bias {tuple(b.shape)}")
+        if self.reference_mean is not None:
+            m = torch.as_tensor(self.reference_mean, dtype=torch.float64)
+            if m.shape != (d,):
+                raise ValueError(f"reference_mean must be ({d},), got {tuple(m.shape)}")
+            b = m[None].expand(n, d).clone()
+        self.proj_left, self.proj_right, self.bias = L, R, b
+
+    @classmethod
+    def from_erasers(cls, site: str, erasers, positions: Positions, **kw) -> "LeaceErasure":
+        """From one fitted :class:`~interp.finders.Leace` or a list of them (a bank; ranks may
+        differ, padded with zeros)."""
+        es = list(erasers) if isinstance(erasers, (list, tuple)) else [erasers]
+        if not es:
+            raise ValueError("no eraser given")
+        for e in es:
+            if not hasattr(e, "proj_left_"):
+                raise ValueError(f"{type(e).__name__} is not a fitted LEACE eraser (no proj_left_)")
+        d, k = es[0].proj_left_.shape[0], max(e.proj_left_.shape[1] for e in es)
+        L = torch.zeros(len(es), d, k, dtype=torch.float64)
+        R = torch.zeros(len(es), k, d, dtype=torch.float64)
+        for i, e in enumerate(es):
+            if e.proj_left_.shape[0] != d:
+                raise ValueError(f"erasers of different widths in one bank ({d} and {e.proj_left_.shape[0]})")
+            r = e.proj_left_.shape[1]
+            L[i, :, :r] = torch.as_tensor(e.proj_left_)
+            R[i, :r] = torch.as_tensor(e.proj_right_)
+        b = torch.stack([torch.as_tensor(e.bias_, dtype=torch.float64) for e in es])
+        return cls(site, L, R, b, positions, **kw)
+
+    @property
+    def width(self) -> int:
+        return self.proj_left.shape[1]
+
+    def __call__(self, act: torch.Tensor, where: torch.Tensor, batch: Batch) -> torch.Tensor:
+        if act.shape[-1] != self.width:
+            raise ValueError(f"eraser width {self.width} does not match activation width {act.shape[-1]}")
+        a = act.double()
+        n = self.proj_left.shape[0]
+        if n == 1:
+            L, R, b = (t[0].to(act.device) for t in (self.proj_left, self.proj_right, self.bias))
+            new = a - ((a - b) @ R.T) @ L.T
+        else:
+            rows = (batch.ids % n).cpu()
+            L, R, b = (t[rows].to(act.device) for t in (self.proj_left, self.proj_right, self.bias))
+            lead = act.ndim - 2
+            delta = a - b.reshape(b.shape[0], *([1] * lead), b.shape[1])
+            coeff = torch.einsum("b...d,bkd->b...k", delta, R)
+            new = a - torch.einsum("b...k,bdk->b...d", coeff, L)
+        self.touched += int(where.sum())
+        return torch.where(where.unsqueeze(-1), new.to(act.dtype), act)
+
+
 def bind_all(interventions, batch: Batch, model=None):
     return [iv.bind(batch, model) for iv in interventions]
 

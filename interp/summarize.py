@@ -280,7 +280,7 @@ def run_summarize(model, config: SummarizeConfig | None = None, *, directions: d
     table.caption = (
         f"SST {cfg.split} (n={len(labels)}{'' if cfg.limit is None else f', a seeded sample (--limit {cfg.limit})'}), "
         f"prompt {task.template!r} → {task.positive!r}/{task.negative!r}; baseline accuracy {base['accuracy']:.3f} at the "
-        f"threshold {threshold:.3f} fitted on SST dev (n={len(dev)}). Each layer's toy mean-diff direction is ablated in "
+        f"threshold {threshold:.3f} fitted on SST dev (n={len(dev)}). Each layer's {_directions_text(directions, sites)} is ablated in "
         f"{cfg.site} of its layer, all {len(layers)} layers at once, first token excluded={cfg.skip_first}. mean/resample "
         f"draw from {ref.n_texts} SST train texts in the same prompt at the same kind of position; vector = the whole "
         f"activation set to the mean activation of that position type. Random: {cfg.n_random} seeded random directions "
@@ -309,6 +309,13 @@ def run_summarize(model, config: SummarizeConfig | None = None, *, directions: d
                  tables=[table], figures=[fig], traces=traces, data=data, manifest=manifest)
     res.directions = directions
     return res
+
+
+def _directions_text(directions: dict, sites) -> str:
+    """What the ablated directions are, from their provenance: method and fitting data."""
+    methods = sorted({directions[s].method or "?" for s in sites})
+    data = sorted({str(directions[s].flags.get("fit_data") or (directions[s].data or "?").split(":")[0]) for s in sites})
+    return f"{'/'.join(methods)} direction (fit on {', '.join(data)})"
 
 
 def _summary_line(rows: dict, mode: str, pos: str, prefix: str = "") -> str:

