@@ -119,3 +119,36 @@ def test_row5_ctrl_c_in_patch_after_the_heatmap_keeps_it(tiny_model_dir, tmp_pat
     assert (out / "heatmap.json").exists()  # the finished part is saved
     assert RunFolder.read_meta(out)["status"] == "partial"
     assert not (out / "result.json").exists()  # nothing that looks complete
+
+
+# ------------------------------------------------------------- device, dtype and engine options
+
+
+def test_device_dtype_and_engine_options_reach_the_model(tiny_model_dir, tmp_path, monkeypatch):
+    import torch
+
+    from interp.transformer import TransformerModel
+
+    seen = {}
+    real = TransformerModel.load.__func__
+
+    def spy(cls, name, **kw):
+        seen.update(kw)
+        raise KeyboardInterrupt  # enough: the options arrived
+
+    monkeypatch.setattr(TransformerModel, "load", classmethod(spy))
+    _ablate(tiny_model_dir, tmp_path / "r", "--dtype", "bfloat16", "--device", "cpu")
+    assert seen["dtype"] == torch.bfloat16 and seen["device"] == "cpu" and seen["device_map"] is None
+    monkeypatch.setattr(TransformerModel, "load", classmethod(real))
+
+
+def test_bad_device_dtype_and_engine_are_refused_before_loading(tiny_model_dir, tmp_path, no_model_load):
+    import torch
+
+    if not torch.cuda.is_available():
+        _refused(_ablate(tiny_model_dir, tmp_path / "a", "--device", "cuda"), "no CUDA GPU")
+    _refused(_ablate(tiny_model_dir, tmp_path / "b", "--dtype", "fp8"), "unknown dtype")
+    _refused(_ablate(tiny_model_dir, tmp_path / "c", "--device-map", "auto", "--device", "cpu"), "needs --device cuda")
+    _refused(_ablate(tiny_model_dir, tmp_path / "d", "--engine", "slurm"), "unknown --engine")
+    _refused(_ablate(tiny_model_dir, tmp_path / "e", "--workers", "2"), "are for --engine ray")
+    assert not any((tmp_path / x).exists() for x in "abcde")  # no claim left behind
