@@ -224,15 +224,14 @@ def start_point(model, bound: Sequence[tuple], reads: Sequence[str], batch: Batc
     return 0 if fn is None or not bound else int(fn(bound, reads, batch))
 
 
-def _check_prefix(model, batch: Batch, layer: int, reads: Sequence[str] = ()) -> tuple[bool, str]:
-    """Does starting from the prefix at ``layer`` (a layer, or a step for the mLSTM) give the full
-    run's logits? Checked once per model."""
+def _check_prefix(model, batch: Batch, prefixes: dict, full: torch.Tensor, reads: Sequence[str] = ()) -> tuple[bool, str]:
+    """Does starting from the deepest of ``prefixes`` (layers, or steps for the mLSTM) give the full
+    run's logits ``full`` (from the same capture)? Checked once per model; the verdict is kept."""
     cache = getattr(model, "_prefix_checked", None)
     if cache is not None:
         return cache
     try:
-        full, _, prefixes = model.capture(batch, [layer], read=reads)
-        replay, _ = model.run(batch, start=prefixes[layer], read=reads)
+        replay, _ = model.run(batch, start=prefixes[max(prefixes)], read=reads)
         if torch.equal(full, replay):
             verdict = (True, "checked: equal to the full run")
         else:
@@ -368,16 +367,9 @@ def _run_shard(model, plan: _Plan, shard: int, groups: Sequence[int], stats: dic
                 start = start_point(model, bound, reads, sub) if use_prefix else 0
                 jobs.setdefault((start, tuple(c.sites)), []).append((c, bound, before))
             starts = sorted({L for (L, _) in jobs if L > 0})
-            prefixes: dict[int, Any] = {}
-            if starts:
-                ok, why = _check_prefix(model, sub, starts[-1], reads)
-                stats["prefix_reuse"] = why if ok else f"off: {why}"
-                if ok:
-                    logits0, acts0, prefixes = model.capture(sub, starts, read=reads)
-                    stats["forwards"] += 1
-                    stats["layer_tokens"] += _cost(model, sub, None)
-                    if rows_key is None:
-                        baseline = reader(sub, logits0, acts0).numpy()
+            prefixes, captured = _prefixes(model, sub, starts, reads, stats)
+            if captured is not None and rows_key is None:
+                baseline = reader(sub, *captured).numpy()
             for (L, _), items in jobs.items():
                 if rows_key is None and baseline is not None:  # nothing to intervene on: the captured run
                     for c, _, _ in [it for it in items if not it[0].interventions]:
@@ -419,6 +411,30 @@ def _run_shard(model, plan: _Plan, shard: int, groups: Sequence[int], stats: dic
             for c, m in missing:
                 cell_of[c.name]["scores"][c.name][at[m]] = baseline[m]
     return cells
+
+
+def _prefixes(model, batch: Batch, starts: list[int], reads: Sequence[str], stats: dict):
+    """One un-intervened run of ``batch`` that keeps the prefix of every start point (and is the
+    batch's baseline): ``({start: prefix}, (logits, acts))``. ``({}, None)`` when there is nothing to
+    start late or the model cannot replay; then every condition runs in full and ``stats`` says why."""
+    cached = getattr(model, "_prefix_checked", None)
+    if not starts:
+        return {}, None
+    if cached is not None and not cached[0]:
+        stats["prefix_reuse"] = f"off: {cached[1]}"
+        return {}, None
+    try:
+        logits, acts, prefixes = model.capture(batch, starts, read=reads)
+    except Exception as e:  # an architecture whose decoder cannot be replayed
+        model._prefix_checked = (False, f"{type(e).__name__}: {e}")
+        log.warning("prefix reuse is off for %s (%s): every condition runs the full model", model.name, e)
+        stats["prefix_reuse"] = f"off: {model._prefix_checked[1]}"
+        return {}, None
+    stats["forwards"] += 1
+    stats["layer_tokens"] += _cost(model, batch, None)
+    ok, why = _check_prefix(model, batch, prefixes, logits, reads)
+    stats["prefix_reuse"] = why if ok else f"off: {why}"
+    return (prefixes if ok else {}), (logits, acts)
 
 
 def _cost(model, batch: Batch, start) -> int:

@@ -370,3 +370,20 @@ def test_two_conditions_that_do_the_same_thing_keep_their_own_scores(tiny_model,
     out = run_sweep(tiny_model, examples, conds, reader, batch_size=8, group_size=2, progress=False)
     assert np.array_equal(out[a.name], out["twin"])
     assert not np.array_equal(out[a.name], out["base"])
+
+
+def test_a_model_that_cannot_replay_falls_back_to_full_runs(tiny_model_dir, examples, reader, monkeypatch):
+    from interp.transformer import TransformerModel
+
+    model = TransformerModel.load(str(tiny_model_dir))
+    conds = per_layer_conditions(model)
+    full = run_sweep(model, examples, conds, reader, batch_size=8, prefix_reuse=False, progress=False)
+
+    def no_replay(*a, **k):
+        raise RuntimeError("cannot find the decoder's list of layers")
+
+    monkeypatch.setattr(model, "capture", no_replay)
+    out = run_sweep(model, examples, conds, reader, batch_size=8, progress=False)
+    assert out.stats["prefix_reuse"].startswith("off: RuntimeError")
+    for c in conds:
+        assert np.array_equal(out[c.name], full[c.name])
