@@ -1,0 +1,162 @@
+"""analyses/scale_study.py on two tiny random models: one row per model, the right parameter
+counts, the numbers of each saved result, the Tigges et al. reference points in the figure, and
+bad input refused with one line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from interp import metrics, zoo
+from interp.cli import app
+
+SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "scale_study.py"
+SMALL = ["--limit", "16", "--dev-limit", "24", "--reference-n", "8", "--n-random", "2", "--n-boot", "50", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("scale_study", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Model A: interp ablate through the CLI (default protocol, a run folder). Model B, Pythia-shaped and narrower: the
+    same through the Python API with the Tigges protocol too, saved with Result.save (no run.json)."""
+    root = tmp_path_factory.mktemp("scale")
+    a = zoo.build_random_model(root / "tiny-a", arch="llama", n_layers=2, d_model=64, seed=0)
+    b = zoo.build_random_model(root / "tiny-b", arch="neox", n_layers=2, d_model=48, n_heads=4, seed=5)
+    r = CliRunner().invoke(app, ["ablate", "--model", str(a), *SMALL, "--positions", "all,commas",
+                                 "--out", str(root / "a-ablate")])
+    assert r.exit_code == 0, r.output
+    from interp.ablate import AblateConfig, run_ablate
+    from interp.transformer import TransformerModel
+
+    cfg = AblateConfig(model=str(b), positions=["all", "commas"], limit=16, dev_limit=24, reference_n=8, n_random=2,
+                       n_boot=50, protocol="tigges", tigges_splits=["dev"], tigges_limit=240, tigges_top_k=10_000,
+                       das_steps=3, das_batch=8)
+    res = run_ablate(TransformerModel.load(str(b)), cfg, progress=False)
+    res.save(root / "b-ablate" / "result.json")
+    return {"root": root, "models": {str(a): root / "a-ablate", str(b): root / "b-ablate"}}
+
+
+def _hf_params(folder: str) -> int:
+    from transformers import AutoModelForCausalLM
+
+    return sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(folder).parameters())
+
+
+def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
+    out = tmp_path / "study"
+    folders = [str(p) for p in runs["models"].values()]
+    assert script.main([*folders, "--out", str(out)]) == 0
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    assert (out / "report.html").stat().st_size > 1000
+    from interp.results import Result
+
+    res = Result.load(out / "result.json", require_manifest=True)
+    table = res.tables[0]
+    assert len(table.rows) == 2
+    col = {c: i for i, c in enumerate(table.columns)}
+    models = {m["model"]: m for m in res.data["models"]}
+    assert list(models) == list(runs["models"])
+    for row, (name, folder) in zip(table.rows, runs["models"].items()):
+        saved = json.loads((folder / "result.json").read_text())["data"]
+        m = models[name]
+        # parameters: the stored tensors, equal to the model's own count
+        n = _hf_params(name)
+        assert row[col["parameters"]] == m["size"]["params"] == n
+        assert 0 < row[col["non-embedding parameters"]] < n
+        assert row[col["d_model"]] == json.loads((Path(name) / "config.json").read_text())["hidden_size"]
+        # the numbers are the saved result's
+        base = saved["conditions"]["baseline"]
+        assert row[col["baseline accuracy"]] == base["accuracy"] and row[col["baseline AUROC"]] == base["auroc"]
+        assert row[col["SST test n"]] == saved["n_test"] == 16
+        for pos, c_dir, c_rnd in (("all", "% removed, all positions [95% CI]", "random: all positions"),
+                                  ("commas", "% removed, commas [95% CI]", "random: commas")):
+            for what, c in (("direction", c_dir), ("random", c_rnd)):
+                e = saved["conditions"][f"mean:{pos}:{what}"]
+                assert m["ablate"]["default"][pos][what]["removed"] == e["removed"] or (
+                    e["removed"] != e["removed"])  # NaN (baseline at chance) stays NaN
+                assert row[col[c]] == metrics.format_removed(e["removed"], *e["removed_ci"])
+        t = saved["tigges_protocol"]
+        if t is None:
+            assert row[col["Tigges protocol n"]] == "not run" and row[col["Tigges: % lost, commas"]] == "not run"
+        else:
+            assert row[col["Tigges protocol n"]] == t["n"] > 0
+            for pos in ("all", "commas"):
+                e = t["conditions"][f"tigges:{pos}:direction"]
+                assert row[col[f"Tigges: % lost, {'all positions' if pos == 'all' else 'commas'}"]] == \
+                    metrics.format_removed(e["removed"], *e["removed_ci"])
+        assert row[col["find: best site"]] == "not run" and row[col["steer: best neuron slope"]] == "not run"
+    assert models[str(list(runs["models"])[1])]["ablate"]["tigges"] is not None  # model B ran it
+    # the commands behind the numbers
+    assert [r[3] for r in res.tables[1].rows][0].startswith("interp ablate")
+    # the figure: measured points at the two parameter counts, log x, and Tigges et al.'s as theirs
+    fig = res.figures[0]
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    for proto, pos, label in (("default", "all", "default protocol, all positions"),
+                              ("default", "commas", "default protocol, commas"),
+                              ("tigges", "all", "Tigges protocol, all positions"),
+                              ("tigges", "commas", "Tigges protocol, commas")):
+        want = {}  # a share that is NaN (a tiny model's baseline at chance) is left out of the plot
+        for m in models.values():
+            block = m["ablate"][proto] if proto == "tigges" else m["ablate"]["default"]
+            v = block[pos]["direction"]["removed"] if block else float("nan")
+            if v == v:
+                want[m["size"]["params"]] = v
+        got = [t for t in fig["data"] if t["name"] == label]
+        assert (dict(zip(got[0]["x"], got[0]["y"])) if got else {}) == want, label
+    tig = next(t for t in fig["data"] if t["name"] == "Tigges protocol, all positions")
+    assert list(tig["x"]) == [models[str(list(runs["models"])[1])]["size"]["params"]]  # model B's point is there
+    refs = {t["name"]: t for t in fig["data"] if t["name"].startswith("Tigges et al.")}
+    assert len(refs) == 2 and all("not measured here" in n for n in refs)
+    (all_ref,) = [t for n, t in refs.items() if "all positions" in n]
+    (comma_ref,) = [t for n, t in refs.items() if "commas" in n]
+    assert list(all_ref["x"]) == [1.4e9, 2.8e9] and list(all_ref["y"]) == [0.94, 0.75]
+    assert list(comma_ref["y"]) == [0.11, 0.35]
+    assert "n=230" in all_ref["text"][0] and "n=1,390" in all_ref["text"][1]
+
+
+def _one_line_error(script, argv, capsys, *needles):
+    assert script.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, (n, err)
+
+
+def test_bad_input_is_refused_with_one_line(script, runs, tmp_path, capsys):
+    a_dir, b_dir = runs["models"].values()
+    out = str(tmp_path / "study")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _one_line_error(script, [str(empty), "--out", out], capsys, str(empty), "no result.json")
+    _one_line_error(script, [str(tmp_path / "nowhere"), "--out", out], capsys, "no such run folder")
+    # a run that is not complete
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "result.json").write_text((a_dir / "result.json").read_text())
+    meta = json.loads((a_dir / "run.json").read_text())
+    (partial / "run.json").write_text(json.dumps({**meta, "status": "partial", "reason": "interrupted (Ctrl-C)"}))
+    _one_line_error(script, [str(partial), "--out", out], capsys, "partial", "not complete")
+    # a result of another kind
+    other = tmp_path / "patch"
+    other.mkdir()
+    d = json.loads((a_dir / "result.json").read_text())
+    (other / "result.json").write_text(json.dumps({**d, "kind": "patch"}))
+    _one_line_error(script, [str(other), "--out", out], capsys, "'patch' result")
+    # the same kind twice for one model
+    _one_line_error(script, [str(a_dir), str(partial.parent / "a-copy"), "--out", out], capsys, "no such run folder")
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "result.json").write_text((a_dir / "result.json").read_text())
+    _one_line_error(script, [str(a_dir), str(twin), "--out", out], capsys, "a second ablate result")
+    assert not Path(out).exists()  # nothing was written
