@@ -36,7 +36,14 @@ def runs(tmp_path_factory):
     r = CliRunner().invoke(app, ["ablate", "--model", str(a), *SMALL, "--positions", "all,commas",
                                  "--out", str(root / "a-ablate")])
     assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["find", "--model", str(a), "--layers", "0,1", "--data", "toy",
+                                 "--methods", "mean_diff,best_neuron", "--dev-limit", "24", "--test-limit", "24",
+                                 "--limit", "8", "--reference-n", "8", "--n-random", "2", "--positions", "all",
+                                 "--n-boot", "20", "--no-progress", "--out", str(root / "a-find")])
+    assert r.exit_code == 0, r.output
     from interp.ablate import AblateConfig, run_ablate
+    from interp.judge import fit_judge
+    from interp.steer_transformer import SteerEvalConfig, run_steer_eval
     from interp.transformer import TransformerModel
 
     cfg = AblateConfig(model=str(b), positions=["all", "commas"], limit=16, dev_limit=24, reference_n=8, n_random=2,
@@ -44,7 +51,12 @@ def runs(tmp_path_factory):
                        das_steps=3, das_batch=8)
     res = run_ablate(TransformerModel.load(str(b)), cfg, progress=False)
     res.save(root / "b-ablate" / "result.json")
-    return {"root": root, "models": {str(a): root / "a-ablate", str(b): root / "b-ablate"}}
+    steer = run_steer_eval(TransformerModel.load(str(a)), SteerEvalConfig(alphas=[-1, 0, 1], n_samples=4,
+                           max_new_tokens=5, n_random=2, norm_n=8, n_boot=50), progress=False,
+                           judge=fit_judge(400, 200, seed=0))
+    steer.save(root / "a-steer" / "result.json")
+    return {"root": root, "models": {str(a): root / "a-ablate", str(b): root / "b-ablate"},
+            "extra": {str(a): {"find": root / "a-find", "steer": root / "a-steer"}}}
 
 
 def _hf_params(folder: str) -> int:
@@ -55,7 +67,7 @@ def _hf_params(folder: str) -> int:
 
 def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
     out = tmp_path / "study"
-    folders = [str(p) for p in runs["models"].values()]
+    folders = [str(p) for p in runs["models"].values()] + [str(p) for e in runs["extra"].values() for p in e.values()]
     assert script.main([*folders, "--out", str(out)]) == 0
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
     assert (out / "report.html").stat().st_size > 1000
@@ -95,10 +107,32 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
                 e = t["conditions"][f"tigges:{pos}:direction"]
                 assert row[col[f"Tigges: % lost, {'all positions' if pos == 'all' else 'commas'}"]] == \
                     metrics.format_removed(e["removed"], *e["removed_ci"])
-        assert row[col["find: best site"]] == "not run" and row[col["steer: best neuron slope"]] == "not run"
+        extra = runs["extra"].get(name, {})
+        if "find" not in extra:
+            assert row[col["find: best site"]] == "not run" and row[col["causal: direction % removed"]] == "not run"
+        else:
+            f = json.loads((extra["find"] / "result.json").read_text())["data"]
+            site = f["best_site"]
+            acc = f["accuracy"]["toy"][site]
+            assert row[col["find: best site"]] == site
+            assert row[col["best neuron: SST test acc"]] == acc["best_neuron"]["test_acc"]
+            assert row[col["direction: SST test acc"]] == acc["mean_diff"]["test_acc"]
+            for what, c in (("mean_diff", "causal: direction % removed"), ("best_unit", "causal: best neuron % removed")):
+                e = f["causal"]["conditions"][f"all:{what}"]
+                assert row[col[c]] == metrics.format_removed(e["removed"], *e["removed_ci"])
+        if "steer" not in extra:
+            assert row[col["steer: best neuron slope"]] == "not run"
+        else:
+            slopes = json.loads((extra["steer"] / "result.json").read_text())["data"]["slopes"]
+            for what, c in (("direction", "steer: direction slope per unit α [95% CI]"),
+                            ("neuron", "steer: best neuron slope"), ("random pooled", "steer: random directions slope")):
+                (s,) = [v for v in slopes.values() if v["what"] == what]
+                assert row[col[c]] == f"{s['slope']:+.3f} [{s['ci95'][0]:+.3f}, {s['ci95'][1]:+.3f}]"
+                assert m["steer"][what.split()[0]]["slope"] == s["slope"]
     assert models[str(list(runs["models"])[1])]["ablate"]["tigges"] is not None  # model B ran it
     # the commands behind the numbers
-    assert [r[3] for r in res.tables[1].rows][0].startswith("interp ablate")
+    assert [r[1] for r in res.tables[1].rows] == ["ablate", "find", "steer", "ablate"]
+    assert res.tables[1].rows[0][3].startswith("interp ablate") and res.tables[1].rows[1][3].startswith("interp find")
     # the figure: measured points at the two parameter counts, log x, and Tigges et al.'s as theirs
     fig = res.figures[0]
     assert fig["layout"]["xaxis"]["type"] == "log"
