@@ -277,7 +277,8 @@ class TransformerModel:
         try:
             with torch.inference_mode(), self.bridge.hooks(fwd_hooks=fwd_hooks), _replaying(blocks, start):
                 kwargs = {"attention_mask": mask.long()} if self.use_attention_mask else {}
-                hidden = self._decoder(input_ids=tokens, **kwargs).last_hidden_state
+                # no KV cache: a run never continues (the same numbers, without filling a cache per layer)
+                hidden = self._decoder(input_ids=tokens, use_cache=False, **kwargs).last_hidden_state
                 last = hidden[torch.arange(len(batch), device=hidden.device), batch.last.to(hidden.device)]
                 logits = self._unembed(last)
                 if self._softcap:
