@@ -10,8 +10,10 @@ byte model as reference, it trains the same mLSTM (``--d-hidden`` units, ``inter
 from scratch for ``--cpu-s`` seconds of process CPU time (in slices of the resumable trainer,
 so a loaded machine costs wall time, not compute), then measures:
 
-- training tokens/s and characters/s per CPU second, and GFLOP/s (3 x the forward matmul FLOPs
-  per token) against a ``(B*T x d) @ (d x 4d)`` matmul timed in the same run;
+- training tokens/s and characters/s per CPU second, GFLOP per CPU second (3 x the forward
+  matmul FLOPs per token), and the share of the matmul rate: the trainer's own sessions time a
+  ``(B*T x d) @ (d x 4d)`` matmul at their start and end, and the share is their training
+  GFLOP/s over that rate, both in wall time at the same moments (so it holds on a loaded machine);
 - held-out bits per character on the same text for every model: the first ``--held-chars`` of
   the trainer's held-out IMDB reviews (never trained on), token loss summed over characters.
 
@@ -73,6 +75,7 @@ def run_one(name: str, tok, a, work: Path, held_bytes: bytes) -> dict:
     eval_cpu = time.process_time() - t0
     flops = 3 * model.cfg.forward_flops_per_token()
     sess = [json.loads(l) for l in open(out / "sessions.jsonl")]
+    share = sum(x["train_gflops"] * x["wall_s"] for x in sess) / sum(x["matmul_gflops"] * x["wall_s"] for x in sess)
     row = {
         "model": name, "vocab": model.cfg.vocab, "n_params": sum(p.numel() for p in model.parameters()),
         "steps": res.step, "tokens": tokens, "chars": res.chars_seen, "train_cpu_s": round(used, 1),
@@ -80,7 +83,9 @@ def run_one(name: str, tok, a, work: Path, held_bytes: bytes) -> dict:
         "tokens_per_cpu_s": round(tokens / used, 1), "chars_per_cpu_s": round(res.chars_seen / used, 1),
         "chars_per_token": round(res.chars_seen / tokens, 3),
         "train_gflops_per_cpu_s": round(tokens / used * flops / 1e9, 2),
-        "matmul_gflops_in_sessions": [s.get("matmul_gflops") for s in sess],
+        "share_of_matmul": round(share, 3),
+        "sessions": [{k: x[k] for k in ("wall_s", "tokens_per_s", "matmul_gflops", "train_gflops", "share_of_matmul")}
+                     for x in sess],
         "held_out_bpc": round(bpc, 4), "held_out_tokens": int(ids.size), "eval_cpu_s": round(eval_cpu, 1),
         "last_train_bpc": res.train_bpc,
     }
@@ -116,8 +121,6 @@ def main() -> None:
         rows.append(run_one(name, tok, a, a.work, hb))
         rates.append(matmul_rate(a.batch_size * a.bptt, a.d_hidden, seconds=2.0))
     rate = float(np.median(rates))
-    for r in rows:
-        r["share_of_matmul"] = round(r["train_gflops_per_cpu_s"] / rate, 3)
     res = {
         "command": "python " + " ".join(sys.argv),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
@@ -128,13 +131,22 @@ def main() -> None:
     }
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "result.json").write_text(json.dumps(res, indent=2) + "\n")
+    render(res, a.out)
+
+
+def render(res: dict, out: Path) -> None:
+    """README.md of a result.json."""
+    a = argparse.Namespace(**res["settings"])
+    rates, rows, hb_n = res["matmul_gflops"], res["rows"], res["held_out_chars"]
+    rate = float(np.median(rates))
     lines = [
         "# BPE vocabulary for the subword mLSTM: tokens/s and held-out bpc at equal CPU time", "",
         f"`{res['command']}`", "",
         f"mLSTM-{a.d_hidden}, 1 thread, batch {a.batch_size} x BPTT {a.bptt} tokens, Adam lr {a.lr}, "
-        f"{a.cpu_s:.0f} CPU-s of training each from scratch. Held-out: the first {len(hb):,} characters of "
+        f"{a.cpu_s:.0f} CPU-s of training each from scratch. Held-out: the first {hb_n:,} characters of "
         f"the trainer's held-out IMDB reviews, the same text for every model. Matmul "
-        f"{res['matmul_shape']}: {', '.join(f'{x:.1f}' for x in rates)} GFLOP/s (median {rate:.1f}).", "",
+        f"{res['matmul_shape']}, wall-clock rate between the runs: {', '.join(f'{x:.1f}' for x in rates)} GFLOP/s "
+        f"(median {rate:.1f}); the share of matmul is each run's own (see the module docstring).", "",
         "| model | params | steps | tokens/CPU-s | chars/CPU-s | chars/token | GFLOP/CPU-s | share of matmul "
         "| chars seen | held-out bpc |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -144,7 +156,7 @@ def main() -> None:
                      f"{r['chars_per_cpu_s']:,.0f} | {r['chars_per_token']:.2f} | {r['train_gflops_per_cpu_s']:.1f} | "
                      f"{r['share_of_matmul']:.0%} | {r['chars']:,} | {r['held_out_bpc']:.3f} |")
     lines += ["", f"Wall time of the whole comparison: {res['wall_s']:.0f} s (a shared 2-core machine)."]
-    (a.out / "README.md").write_text("\n".join(lines) + "\n")
+    (out / "README.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

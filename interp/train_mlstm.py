@@ -538,7 +538,8 @@ def train_mlstm(
             progress = False
         bar = None
         if progress:
-            bar = tqdm(total=total_steps * per_step, initial=step * per_step, unit="char" if tok is None else "tok", unit_scale=True,
+            bar = tqdm(total=total_steps * per_step, initial=step * per_step, unit="char" if tok is None else "tok",
+                       unit_scale=True,
                        dynamic_ncols=True, desc=f"mLSTM-{d_hidden}", smoothing=0.05)
 
         rate0 = matmul_rate(per_step, d_hidden, device)
@@ -634,7 +635,8 @@ def matmul_rate(rows: int, d: int, device: Union[str, torch.device] = "cpu", sec
     machine reaches right now, against which a training session's throughput is read (as
     ``benchmarks/bench_mlstm.py`` does)."""
     dev = torch.device(device)
-    a, w = torch.randn(rows, d, device=dev), torch.randn(d, 4 * d, device=dev)
+    gen = torch.Generator().manual_seed(0)  # not the global RNG: a resumed run must not see a shifted one
+    a, w = torch.randn(rows, d, generator=gen).to(dev), torch.randn(d, 4 * d, generator=gen).to(dev)
     out = torch.empty(rows, 4 * d, device=dev)
     torch.mm(a, w, out=out)
     n, t0 = 0, time.perf_counter()

@@ -234,3 +234,17 @@ def test_bpe_training_reports_bits_per_character_and_resumes_exactly(bpe, tmp_pa
     sess = [json.loads(l) for l in open(tmp_path / "resumed" / "sessions.jsonl")]
     assert sess[0]["chars_end"] == sess[1]["chars_start"] and sess[-1]["finished"]
     assert all(r["tokens_per_s"] > 0 for r in sess)
+
+
+def test_sampling_and_the_cli_refuse_what_they_cannot_do(bpe, tmp_path):
+    from typer.testing import CliRunner
+
+    from interp.cli import app
+    from interp.steer import sample
+
+    with pytest.raises(ValueError, match="generates bytes"):
+        sample(_bpe_model(bpe), prompt="A great", n_bytes=5)
+    r = CliRunner().invoke(app, ["train-mlstm", str(tmp_path / "x"), "--vocab-size", "8192"])
+    assert r.exit_code != 0 and "needs a tokenizer" in r.output
+    r = CliRunner().invoke(app, ["train-mlstm", str(tmp_path / "x"), "--tokenizer", str(tmp_path / "none.json")])
+    assert r.exit_code != 0 and "no tokenizer file" in r.output
