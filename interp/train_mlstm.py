@@ -599,7 +599,8 @@ def train_mlstm(
             if bar is not None:
                 bar.update(per_step)
                 if do_log or step % 10 == 0:
-                    post = {"bpc": f"{float(loss) / LN2:.3f}", "lr": f"{lr_at(step):.2e}"}
+                    step_bpc = float(loss.detach()) / LN2 * (1 if tok is None else per_step / n_chars)  # per character
+                    post = {"bpc": f"{step_bpc:.3f}", "lr": f"{lr_at(step):.2e}"}
                     if last_held is not None:
                         post["held"] = f"{last_held:.3f}"
                     bar.set_postfix(post, refresh=False)
