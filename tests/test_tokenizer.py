@@ -40,7 +40,7 @@ def test_bpe_round_trips_text_and_its_pieces_join_to_the_text(bpe):
     # preprocessing as the byte model: '\n ' + text + ' ', HTML unescaped
     ids = bpe.encode("a great &amp; good film")
     assert bpe.decode(ids) == "\n a great & good film "
-    assert len(ids) < len(ids.tolist()) + 1 and len(ids) < len(" a great & good film ")  # merges happened
+    assert len(ids) < len("\n a great & good film ")  # merges happened: fewer tokens than bytes
     # the bytes each token stands for
     nb = bpe.n_bytes()
     assert nb.shape == (320,) and nb[:256].min() >= 1 and nb.max() > 1
