@@ -232,7 +232,7 @@ def byte_trace(
 
 def untrained_like(model: MLSTM) -> MLSTM:
     """A freshly initialised model of the same architecture and size, from the config's seed."""
-    fresh = MLSTM(model.cfg, dtype=model.dtype)
+    fresh = MLSTM(model.cfg, dtype=model.dtype, tokenizer=model.tokenizer)
     return fresh.to(model.device).eval()
 
 

@@ -1,5 +1,6 @@
 """The mLSTM over byte-level BPE tokens: tokenizer, hooks, selectors, save/load, training."""
 
+import html
 import json
 
 import numpy as np
@@ -248,3 +249,16 @@ def test_sampling_and_the_cli_refuse_what_they_cannot_do(bpe, tmp_path):
     assert r.exit_code != 0 and "needs a tokenizer" in r.output
     r = CliRunner().invoke(app, ["train-mlstm", str(tmp_path / "x"), "--tokenizer", str(tmp_path / "none.json")])
     assert r.exit_code != 0 and "no tokenizer file" in r.output
+
+
+def test_probe_report_runs_on_a_bpe_model_and_its_traces_show_token_pieces(bpe):
+    from interp.probes import probe_report, untrained_like
+
+    m = _bpe_model(bpe).eval()
+    assert untrained_like(m).tokenizer is bpe
+    res = probe_report(m, model_name="tiny-bpe", limit=40, progress=False, curve=False, bow=False)
+    assert len(res.traces) == 2
+    for t, row in zip(res.traces, res.data["traces"]):
+        shown = html.unescape(row["text"]).replace("\n", " ").strip()  # what preprocess() keeps inside the pads
+        assert "".join(t.tokens) == shown  # one entry per token
+        assert len(t.tokens) == len(t.values) < len(row["text"])
