@@ -6,6 +6,13 @@ Run again with a larger ``--until`` (or after an interruption) and it resumes ex
 checkpoint left it: same schedule (linear decay over ``--total-chars``), same data order. Each
 snapshot (``snapshots/chars-<N>.safetensors`` + ``.json``) is the model after N characters, for
 the bpc-vs-probe curve in the model card.
+
+``--tokenizer PATH`` trains the subword mLSTM over a byte-level BPE (``python -m interp.tokenizer``);
+characters still count characters, and ``snapshots/tokenizer.json`` is the tokenizer every snapshot's
+card names:
+
+    python analyses/train_mlstm_cpu.py runs/mlstm-512-bpe --tokenizer runs/bpe/imdb-bpe-8192.json \
+        --until 199e6 --threads 1
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ def main() -> None:
     ap.add_argument("--max-wall-s", type=float, default=None, help="stop this session after so many seconds")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tokenizer", type=Path, default=None, help="byte-level BPE JSON (default: bytes)")
     a = ap.parse_args()
     t0 = time.time()
     snaps = a.out / "snapshots"
@@ -44,12 +52,15 @@ def main() -> None:
             break
         res = train_mlstm(a.out, d_hidden=a.d_hidden, total_chars=int(a.total_chars), lr=a.lr, seed=a.seed,
                           resume=(a.out / "checkpoint.pt").exists(), eval_every=step, checkpoint_every=step,
-                          threads=a.threads, stop_after_chars=target, max_wall_s=left, progress=True)
+                          threads=a.threads, stop_after_chars=target, max_wall_s=left, progress=True,
+                          tokenizer=a.tokenizer)
         seen = res.chars_seen
         snaps.mkdir(parents=True, exist_ok=True)
         name = f"chars-{seen // 1_000_000:04d}M"
         for suffix in (".safetensors", ".json"):
             shutil.copy(res.model_path.with_suffix(suffix), snaps / (name + suffix))
+        if (a.out / "tokenizer.json").is_file():  # named by every snapshot's card
+            shutil.copy(a.out / "tokenizer.json", snaps / "tokenizer.json")
         print(f"snapshot {name}: held-out bpc {res.held_out_bpc}, {time.time() - t0:.0f} s", flush=True)
         if res.finished or seen < target:  # schedule done, or stopped by the wall clock
             break

@@ -609,8 +609,12 @@ def train_mlstm_cmd(
     save_dtype: Optional[str] = typer.Option(None, help="store model.safetensors as float16 or bfloat16 (default: "
                                              "the training dtype, fp32); checkpoint.pt stays fp32 for exact resume"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    tokenizer: Optional[Path] = typer.Option(None, help="byte-level BPE tokenizer JSON (python -m interp.tokenizer "
+                                             "trains one): train over its tokens instead of bytes; bpc stays per "
+                                             "character"),
+    vocab_size: Optional[int] = typer.Option(None, help="check: the tokenizer's vocabulary size (256 = bytes)"),
 ) -> None:
-    """Train (or resume) a byte-level mLSTM language model on IMDB train+unsup."""
+    """Train (or resume) a byte-level (or BPE) mLSTM language model on IMDB train+unsup."""
     import json
     from dataclasses import asdict
 
@@ -633,7 +637,7 @@ def train_mlstm_cmd(
             checkpoint_every=int(checkpoint_every), log_every=int(log_every), held_out_chars=int(held_out_chars),
             max_reviews=max_reviews, clip=clip, threads=threads, device=device, progress=progress,
             stop_after_chars=None if stop_after_chars is None else int(stop_after_chars), max_wall_s=max_wall_s,
-            save_dtype=save_dtype,
+            save_dtype=save_dtype, tokenizer=tokenizer, vocab_size=vocab_size,
         )
     except (FileExistsError, ValueError, RuntimeError, FileNotFoundError) as e:
         _fail(str(e))

@@ -1,4 +1,4 @@
-"""Byte-level multiplicative LSTM (mLSTM), hookable per time step.
+"""Multiplicative LSTM (mLSTM) over bytes or BPE tokens, hookable per time step.
 
 The model of Krause et al. 2016 ("Multiplicative LSTM for sequence modelling") in the variant
 OpenAI trained on Amazon reviews to find the sentiment neuron (Radford et al. 2017, "Learning
@@ -76,6 +76,17 @@ A model names the preprocessing its weights were trained with in ``MLSTMConfig.p
 (``"openai"``, the default, or ``"nvidia"``: :func:`preprocess_nvidia`, NVIDIA
 sentiment-discovery's ``process_str``), and the readers that tokenize for a model
 (:class:`interp.recurrent.MLSTMModel`, :mod:`interp.probes`) pass it as ``scheme=``.
+
+Other vocabularies
+------------------
+Nothing above depends on the tokens being bytes: ``MLSTM(vocab=V, tokenizer=tok)`` reads the ids
+of an :mod:`interp.tokenizer` tokenizer (a byte-level BPE over the same preprocessed text), and
+``model.tokenizer`` is what the adapters (:mod:`interp.recurrent`, :mod:`interp.probes`) encode
+with; a model of 256 outputs gets :class:`~interp.tokenizer.ByteTokenizer` by default, so byte
+checkpoints behave as before. :meth:`MLSTM.save` writes a BPE tokenizer beside the weights
+(``tokenizer.json`` beside ``model.safetensors``) and records its sha256 and size in the card;
+:meth:`MLSTM.load` refuses a tokenizer that does not match. With a vocabulary over 256 the input
+tables hold only the tokens that occur in the call when those are under half the vocabulary.
 """
 
 from __future__ import annotations
@@ -324,6 +335,12 @@ class MLSTMConfig:
             raise ValueError(f"unknown MLSTMConfig fields {sorted(unknown)}")
         return cls(**d)
 
+    def forward_flops_per_token(self) -> int:
+        """Matmul FLOPs of one forward step per token (input projections, the two recurrent
+        matmuls, the output layer); a training step costs about 3x this (forward + backward)."""
+        E, d, V = self.d_embed, self.d_hidden, self.vocab
+        return 2 * (E * 5 * d + d * d + d * 4 * d + d * V)
+
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Name -> shape of every tensor in the state dict."""
         V, E, d = self.vocab, self.d_embed, self.d_hidden
@@ -525,6 +542,7 @@ class MLSTM(HookedRootModule):
         device: Union[str, torch.device, None] = None,
         dtype: Optional[torch.dtype] = None,
         init: bool = True,
+        tokenizer: Any = None,
         **overrides: Any,
     ):
         super().__init__()
@@ -533,6 +551,7 @@ class MLSTM(HookedRootModule):
         elif overrides:
             config = MLSTMConfig(**{**config.to_dict(), **overrides})
         self.cfg = config
+        self.tokenizer = _attach_tokenizer(tokenizer, config.vocab)
         dtype = dtype or torch.float32
         for name, shape in config.param_shapes().items():
             self.register_parameter(name, nn.Parameter(torch.empty(shape, dtype=dtype)))
@@ -610,6 +629,13 @@ class MLSTM(HookedRootModule):
     def dtype(self) -> torch.dtype:
         return self.embed.dtype
 
+    def require_tokenizer(self):
+        """The attached tokenizer, or a ValueError saying none is (a model of an unusual vocab)."""
+        if self.tokenizer is None:
+            raise ValueError(f"this MLSTM (vocab {self.cfg.vocab}) has no tokenizer attached: pass tokenizer= "
+                             f"(interp.tokenizer) when building it")
+        return self.tokenizer
+
     def initial_state(self, batch_size: int) -> State:
         """Zero state ``(c, h)``, each (batch_size, d_hidden)."""
         z = torch.zeros(batch_size, self.cfg.d_hidden, device=self.device, dtype=self.dtype)
@@ -671,12 +697,21 @@ class MLSTM(HookedRootModule):
             c0, h0 = c0.to(self.device, self.dtype), h0.to(self.device, self.dtype)
         return tok_tm, mask_tm, masked_steps, c0, h0
 
-    def _tables(self, W: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Per-byte input projections: ``embed @ W_mx`` (V, d) and ``embed @ W_x + b`` (V, 4d).
+    def _tables(self, W: dict[str, Tensor], tok_tm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-token input projections: ``embed @ W_mx`` (V, d) and ``embed @ W_x + b`` (V, 4d),
+        and the token ids to look them up with.
 
         With 256 bytes, looking these up is cheaper than projecting every step's embedding,
-        forward and backward (the backward becomes a scatter-add into a (V, 5d) table)."""
-        return self.embed @ W["W_mx"], torch.addmm(self.b, self.embed, W["W_x"])
+        forward and backward (the backward becomes a scatter-add into a (V, 5d) table). With a
+        larger vocabulary (BPE) the tables hold only the tokens that occur in ``tok_tm`` when
+        they are under half the vocabulary, and the ids are renumbered into them (the same
+        numbers: each table row is that token's projection)."""
+        E = self.embed
+        if self.cfg.vocab > 256:
+            uniq, inv = torch.unique(tok_tm, return_inverse=True)
+            if 2 * uniq.numel() < self.cfg.vocab:
+                E, tok_tm = E[uniq], inv.view_as(tok_tm)
+        return E @ W["W_mx"], torch.addmm(self.b, E, W["W_x"]), tok_tm
 
     def _scan(self, tok_tm, mask_tm, masked_steps, c0, h0, keep_h=True, want_logits=True):
         """-> (H (T, B, d) or None, c_T, h_T, logits (T, B, V) or None)."""
@@ -689,7 +724,7 @@ class MLSTM(HookedRootModule):
         W = self.weights()
         if active:
             return self._scan_hooked(tok_tm, mask_tm, masked_steps, c0, h0, W, active, want_logits)
-        tm, tz = self._tables(W)
+        tm, tz, tok_tm = self._tables(W, tok_tm)
         if torch.is_grad_enabled() and any(x.requires_grad for x in (tm, tz, W["W_mh"], W["W_h"], c0, h0)):
             H, c = _MLSTMScan.apply(tok_tm, tm, tz, W["W_mh"], W["W_h"], c0, h0, mask_tm, masked_steps)
             h = H[-1]
@@ -706,9 +741,9 @@ class MLSTM(HookedRootModule):
         """Step-by-step autograd path that calls the hook points (only those with hooks)."""
         T, B = tok_tm.shape
         d = self.cfg.d_hidden
-        tm, tz = self._tables(W)
+        tm, tz, loc = self._tables(W, tok_tm)
         W_mh, W_h = W["W_mh"], W["W_h"]
-        XM, XZ = F.embedding(tok_tm, tm).unbind(0), F.embedding(tok_tm, tz).unbind(0)
+        XM, XZ = F.embedding(loc, tm).unbind(0), F.embedding(loc, tz).unbind(0)
         Es = F.embedding(tok_tm, self.embed).unbind(0) if "hook_embed" in active else None
 
         def fire(name, act, t):
@@ -811,17 +846,21 @@ class MLSTM(HookedRootModule):
         """Log-probability (B,) of the bytes of ``continuation`` (UTF-8 if ``str``; taken as is,
         not preprocessed) following each row's ``state`` ``(c, h)``, e.g. the state after a
         review from :meth:`features`: the first byte is scored by ``h``'s logits, byte k by the
-        logits after reading bytes < k. Summed over the bytes, in nats; no hooks involved."""
+        logits after reading bytes < k. Summed over the bytes, in nats; no hooks involved.
+        A BPE model scores the tokens of ``continuation`` (tokenized on its own) the same way."""
         c, h = state
         if c.shape != h.shape or c.dim() != 2 or c.shape[1] != self.cfg.d_hidden:
             raise ValueError(f"state must be two (B, {self.cfg.d_hidden}) tensors, got {tuple(c.shape)} and "
                              f"{tuple(h.shape)}")
-        b = continuation.encode("utf-8") if isinstance(continuation, str) else bytes(continuation)
-        if not b:
+        if isinstance(continuation, str) and not continuation:
             raise ValueError("empty continuation: nothing to score")
-        tok = torch.tensor(list(b), dtype=torch.long, device=c.device).expand(c.shape[0], -1)
-        first = self.unembed(h)[:, None]  # predicts byte 0
-        rest = self.forward(tok[:, :-1], state=(c, h)) if len(b) > 1 else first[:, :0]
+        try:
+            ids = self.require_tokenizer().encode(continuation, preprocess_text=False)
+        except ValueError as e:
+            raise ValueError(f"empty continuation: nothing to score ({e})") from None
+        tok = ids.to(c.device).expand(c.shape[0], -1)
+        first = self.unembed(h)[:, None]  # predicts token 0
+        rest = self.forward(tok[:, :-1], state=(c, h)) if len(ids) > 1 else first[:, :0]
         logp = torch.cat([first, rest], 1).log_softmax(-1)
         return logp.gather(-1, tok[..., None]).squeeze(-1).sum(1)
 
@@ -893,24 +932,38 @@ class MLSTM(HookedRootModule):
             "weights": st_path.name,
             "meta": meta or {},
         }
-        save_file(tensors, str(st_path), metadata={"format": FORMAT, "config": json.dumps(self.cfg.to_dict())})
+        file_meta = {"format": FORMAT, "config": json.dumps(self.cfg.to_dict())}
+        if self.tokenizer is not None:
+            desc = self.tokenizer.describe()
+            if self.tokenizer.kind != "bytes":
+                tok_path = _tokenizer_path(st_path)
+                self.tokenizer.save(tok_path)
+                desc["file"] = tok_path.name
+            card["tokenizer"] = desc
+            file_meta["tokenizer"] = json.dumps(desc)
+        save_file(tensors, str(st_path), metadata=file_meta)
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         return st_path
 
     @classmethod
     def load(
-        cls, path: Union[str, Path], device: Union[str, torch.device, None] = None, dtype: Optional[torch.dtype] = None
+        cls, path: Union[str, Path], device: Union[str, torch.device, None] = None, dtype: Optional[torch.dtype] = None,
+        tokenizer: Any = None,
     ) -> "MLSTM":
         """Load what :meth:`save` wrote (``path`` with or without ``.safetensors``/``.json``).
 
         Checks every tensor name and shape against the config in the card and raises
-        :class:`CheckpointMismatchError` naming the first offending tensor.
+        :class:`CheckpointMismatchError` naming the first offending tensor. A BPE model's
+        tokenizer is read from the file its card names (``tokenizer.json`` beside
+        ``model.safetensors``) and must have the sha256 and vocabulary size the card records;
+        a ``tokenizer`` passed here must be that same tokenizer (else
+        :class:`CheckpointMismatchError`). A card without a tokenizer entry is a byte model.
         """
         st_path, card_path = _paths(path)
         if not st_path.is_file():
             raise FileNotFoundError(f"no mLSTM weights at {st_path}")
         try:
-            return cls._load(st_path, card_path, device, dtype)
+            return cls._load(st_path, card_path, device, dtype, tokenizer)
         except (CheckpointMismatchError, FileNotFoundError):
             raise
         except Exception as e:  # noqa: BLE001 - SafetensorError, a broken card, a short file: one clear error
@@ -921,7 +974,7 @@ class MLSTM(HookedRootModule):
                 f"with interp train-mlstm") from None
 
     @classmethod
-    def _load(cls, st_path: Path, card_path: Path, device, dtype) -> "MLSTM":
+    def _load(cls, st_path: Path, card_path: Path, device, dtype, tokenizer: Any = None) -> "MLSTM":
         from safetensors import safe_open
 
         with safe_open(str(st_path), framework="pt") as f:
@@ -932,8 +985,10 @@ class MLSTM(HookedRootModule):
                 if card.get("format") != FORMAT:
                     raise CheckpointMismatchError(f"{card_path} is not an {FORMAT} card (format={card.get('format')!r})")
                 cfg_dict = card["config"]
+                tok_desc = card.get("tokenizer")
             elif "config" in file_meta:
                 cfg_dict = json.loads(file_meta["config"])
+                tok_desc = json.loads(file_meta["tokenizer"]) if "tokenizer" in file_meta else None
             else:
                 raise FileNotFoundError(f"no card {card_path} beside {st_path}, and no config in its metadata")
             cfg = MLSTMConfig.from_dict(cfg_dict)
@@ -959,13 +1014,73 @@ class MLSTM(HookedRootModule):
                         f"tensor {n!r} in {st_path} has shape {shape}, but the config ({desc}) "
                         f"expects {expected[n]}"
                     )
-            model = cls(cfg, dtype=dtype, init=False)
+            tok = _checkpoint_tokenizer(st_path, tok_desc, cfg.vocab, tokenizer)
+            model = cls(cfg, dtype=dtype, init=False, tokenizer=tok)
             with torch.no_grad():
                 for n in expected:
                     getattr(model, n).copy_(f.get_tensor(n))
         if device is not None:
             model.to(device)
         return model
+
+
+def _attach_tokenizer(tokenizer: Any, vocab: int):
+    """The tokenizer a model of ``vocab`` outputs reads: bytes by default when ``vocab == 256``,
+    none for other sizes unless given (then its vocabulary must be ``vocab``)."""
+    from .tokenizer import ByteTokenizer
+
+    if tokenizer is None:
+        return ByteTokenizer() if vocab == 256 else None
+    if not all(hasattr(tokenizer, a) for a in ("encode", "pieces", "vocab_size", "kind")):
+        raise TypeError(f"tokenizer must be an interp.tokenizer tokenizer, got {type(tokenizer).__name__}")
+    if tokenizer.vocab_size != vocab:
+        raise ValueError(f"tokenizer has {tokenizer.vocab_size} tokens but the model's vocab is {vocab}")
+    return tokenizer
+
+
+def _tokenizer_path(st_path: Path) -> Path:
+    """``tokenizer.json`` beside ``model.safetensors``; ``<stem>.tokenizer.json`` for other stems."""
+    from .tokenizer import TOKENIZER_FILE
+
+    stem = st_path.name[: -len(".safetensors")]
+    return st_path.with_name(TOKENIZER_FILE if stem == "model" else f"{stem}.{TOKENIZER_FILE}")
+
+
+def _checkpoint_tokenizer(st_path: Path, desc: Optional[dict], vocab: int, given: Any):
+    """The tokenizer a checkpoint's card describes, checked against the card (and ``given``)."""
+    from .tokenizer import BPETokenizer, ByteTokenizer
+
+    kind = (desc or {}).get("kind", "bytes" if vocab == 256 else None)
+    if kind == "bytes":
+        if vocab != 256:
+            raise CheckpointMismatchError(f"{st_path}: the card says bytes but the vocab is {vocab}")
+        if given is not None and getattr(given, "kind", None) != "bytes":
+            raise CheckpointMismatchError(f"{st_path} is a byte model; the tokenizer passed ({given!r}) does not match")
+        return ByteTokenizer()
+    if kind is None:
+        return given
+    if kind != "bpe":
+        raise CheckpointMismatchError(f"{st_path}: unknown tokenizer kind {kind!r} in its card")
+    want_sha, want_vocab = desc.get("sha256"), desc.get("vocab_size")
+    if want_vocab != vocab:
+        raise CheckpointMismatchError(f"{st_path}: the card's tokenizer has {want_vocab} tokens, the model {vocab}")
+    if given is not None:
+        if getattr(given, "sha256", None) != want_sha:
+            raise CheckpointMismatchError(
+                f"{st_path} was trained with tokenizer sha256 {want_sha[:12]}…; the one passed is "
+                f"{getattr(given, 'sha256', None) or given!r}")
+        return given
+    tok_path = st_path.with_name(desc.get("file") or _tokenizer_path(st_path).name)
+    if not tok_path.is_file():
+        raise FileNotFoundError(f"{st_path} is a BPE model but its tokenizer {tok_path} is missing")
+    tok = BPETokenizer.load(tok_path)
+    if tok.sha256 != want_sha:
+        raise CheckpointMismatchError(
+            f"tokenizer {tok_path} does not match {st_path}: sha256 {tok.sha256[:12]}… but the card records "
+            f"{str(want_sha)[:12]}… (a tokenizer from another model?)")
+    if tok.vocab_size != vocab:
+        raise CheckpointMismatchError(f"tokenizer {tok_path} has {tok.vocab_size} tokens, the model {vocab}")
+    return tok
 
 
 def checkpoint_file(path: Union[str, Path]) -> Path:

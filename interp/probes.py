@@ -32,8 +32,7 @@ import numpy as np
 import torch
 
 from . import metrics
-from .mlstm import MLSTM, _paths, encode_each, preprocess
-from .recurrent import byte_pieces
+from .mlstm import MLSTM, _paths, preprocess
 from .results import Result, Table, TokenTrace, file_sha256, make_manifest
 
 __all__ = [
@@ -119,7 +118,7 @@ def extract_features(
     out = {w: np.empty((n, d), dtype=np.float32) for w in which}
     if n == 0:
         return out
-    seqs = encode_each(texts, scheme=model.cfg.preprocess)
+    seqs = model.require_tokenizer().encode_each(texts, scheme=model.cfg.preprocess)
     lengths = np.array([len(s) for s in seqs])
     order = np.argsort(lengths, kind="stable")
     bar = None
@@ -194,6 +193,10 @@ def byte_trace(
     space, i.e. the value one step after the last one shown). ``direction``: a vector of width
     ``d_hidden`` or an :class:`interp.directions.Direction`; the value is the projection on its
     unit vector. ``site``: ``"c"`` (cell) or ``"h"`` (hidden).
+
+    A BPE model (:mod:`interp.tokenizer`) gives one entry per token: ``chars`` are the token
+    pieces (the text each token completes, cut to the shown text where a token holds a pad,
+    e.g. ``" I"`` after the front pad shows as ``"I"``), still joining to the text.
     """
     (site,) = _check_which(site)
     d = model.cfg.d_hidden
@@ -205,23 +208,31 @@ def byte_trace(
         unit = int(unit)
     else:
         direction = _unit_vector(direction, d)
-    data = preprocess(text, scheme=model.cfg.preprocess)
-    tokens = torch.frombuffer(bytearray(data), dtype=torch.uint8).long()[None]
+    tok = model.require_tokenizer()
+    ids = tok.encode(text, scheme=model.cfg.preprocess)
+    tokens = ids[None]
     hook = f"hook_{site}"
     with torch.inference_mode():
         _, cache = model.run_with_cache(tokens.to(model.device), names_filter=hook)
     acts = cache[hook][0].float().cpu()  # (T, d)
     vals = acts[:, unit] if unit is not None else acts @ direction
     vals = vals.numpy()
-    pieces = byte_pieces(data)
-    lo, hi = (0, len(data)) if keep_pads else (len(FRONT_PAD), len(data) - len(END_PAD))
-    keep = [i for i in range(lo, hi) if pieces[i] != ""]
-    return [pieces[i] for i in keep], vals[keep].astype(np.float32)
+    pieces = tok.pieces(ids)
+    n_chars = sum(len(p) for p in pieces)
+    lo, hi = (0, n_chars) if keep_pads else (len(FRONT_PAD.decode()), n_chars - len(END_PAD.decode()))
+    keep, shown, pos = [], [], 0
+    for i, p in enumerate(pieces):  # each token's text, cut to [lo, hi) (a BPE token may hold a pad)
+        a, b = max(pos, lo), min(pos + len(p), hi)
+        pos += len(p)
+        if a < b:
+            keep.append(i)
+            shown.append(p[a - (pos - len(p)) : b - (pos - len(p))])
+    return shown, vals[keep].astype(np.float32)
 
 
 def untrained_like(model: MLSTM) -> MLSTM:
     """A freshly initialised model of the same architecture and size, from the config's seed."""
-    fresh = MLSTM(model.cfg, dtype=model.dtype)
+    fresh = MLSTM(model.cfg, dtype=model.dtype, tokenizer=model.tokenizer)
     return fresh.to(model.device).eval()
 
 

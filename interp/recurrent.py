@@ -4,10 +4,11 @@
 and readers written for transformers work unchanged: a site is a hook point (``hook_c``,
 ``hook_h``, gates), activations read from it come back (B, T, d), and an intervention given a
 (B, T) position mask is applied step by step, at step ``t`` to the rows where ``mask[:, t]`` is
-True. Tokens are bytes after the model's preprocessing (``cfg.preprocess``; OpenAI's by default,
-``'\\n ' + text + ' '``); each byte's
-*piece* is the character it completes (continuation bytes of a multi-byte character are
-empty), so ``Commas()`` finds commas here as it does in a BPE model.
+True. Tokens are what the model's tokenizer (:mod:`interp.tokenizer`) makes of the text after
+the model's preprocessing (``cfg.preprocess``; OpenAI's by default, ``'\\n ' + text + ' '``):
+bytes by default, or byte-level BPE tokens for a model trained over them. Each token's *piece*
+is the text it completes (for bytes, the character; continuation bytes of a multi-byte
+character are empty), so ``Commas()`` finds commas here as it does in a transformer's BPE.
 """
 
 from __future__ import annotations
@@ -18,25 +19,12 @@ from typing import Sequence
 
 import torch
 
-from .mlstm import HOOK_NAMES, MLSTM, encode_each
+from .mlstm import HOOK_NAMES, MLSTM
 from .model import Batch, InterventionFn, check_site
+from .tokenizer import byte_pieces  # noqa: F401  (re-exported: interp.probes uses it)
 
 # the per-step hook points that carry a d_hidden-wide state or gate
 STATE_SITES = ("hook_m", "hook_i", "hook_f", "hook_o", "hook_u", "hook_c", "hook_h")
-
-
-def byte_pieces(data: bytes) -> list[str]:
-    """The character each byte completes ('' for bytes inside a multi-byte character)."""
-    out: list[str] = []
-    i = 0
-    while i < len(data):
-        b = data[i]
-        n = 1 if b < 0x80 else 2 if b >> 5 == 0b110 else 3 if b >> 4 == 0b1110 else 4 if b >> 3 == 0b11110 else 1
-        chunk = data[i : i + n]
-        ch = chunk.decode("utf-8", errors="replace")
-        out.extend([""] * (len(chunk) - 1) + [ch])
-        i += len(chunk)
-    return out
 
 
 @dataclass
@@ -90,7 +78,8 @@ class MLSTMModel:
                 raise TypeError(f"text {i} is {type(t).__name__}, not str")
             if not t.strip():
                 raise ValueError(f"text {i} is empty{'' if not t else ' (whitespace only)'}")
-        seqs = encode_each(texts, scheme=self.mlstm.cfg.preprocess)
+        tok = self.mlstm.require_tokenizer()
+        seqs = tok.encode_each(texts, scheme=self.mlstm.cfg.preprocess)
         width = max(len(s) for s in seqs)
         tokens = torch.zeros(len(seqs), width, dtype=torch.long)
         mask = torch.zeros(len(seqs), width, dtype=torch.bool)
@@ -98,7 +87,7 @@ class MLSTMModel:
         for r, s in enumerate(seqs):
             tokens[r, : len(s)] = s
             mask[r, : len(s)] = True
-            pieces.append(byte_pieces(bytes(s.tolist())))
+            pieces.append(tok.pieces(s))
         return Batch(tokens=tokens, mask=mask, texts=list(texts), pieces=pieces,
                      ids=torch.as_tensor(ids if ids is not None else range(len(texts)), dtype=torch.long))
 

@@ -105,6 +105,9 @@ def sample(
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
     spec = check_hold(hold, model.cfg.d_hidden)
+    if getattr(model.tokenizer, "kind", "bytes") != "bytes":
+        raise ValueError(f"sample() generates bytes; this model reads {model.tokenizer!r} tokens (BPE sampling is "
+                         f"not implemented yet)")
     data = _prompt_bytes(prompt)
     device = model.device
     fwd_hooks = []

@@ -1,4 +1,4 @@
-"""Train a byte-level mLSTM language model on IMDB reviews (train + unsup), resumably.
+"""Train a byte-level (or BPE) mLSTM language model on IMDB reviews (train + unsup), resumably.
 
 The corpus: every review preprocessed as the model reads it (:func:`interp.mlstm.preprocess`,
 OpenAI's ``'\\n ' + text + ' '``), concatenated into one uint8 byte stream. The last reviews
@@ -66,7 +66,7 @@ LN2 = math.log(2.0)
 # Arguments that define the training trajectory: a resumed run must match them.
 _TRAJECTORY_KEYS = (
     "d_hidden", "d_embed", "weight_norm", "batch_size", "bptt", "lr", "total_chars", "seed",
-    "clip", "betas", "eps",
+    "clip", "betas", "eps", "tokenizer_sha256",
 )
 
 
@@ -135,12 +135,9 @@ def build_imdb_corpus(
     t0 = time.time()
     train_txt = _imdb_split_texts("train")
     unsup_txt = _imdb_split_texts("unsup")
-    held, n_held = [], 0
-    while unsup_txt and n_held < held_out_chars:
-        b = preprocess(unsup_txt.pop())
-        held.append(b)
-        n_held += len(b)
-    held.reverse()
+    k = held_out_count(unsup_txt, held_out_chars)
+    held = [preprocess(t) for t in unsup_txt[len(unsup_txt) - k:]]
+    del unsup_txt[len(unsup_txt) - k:]
     docs = train_txt + unsup_txt
     order = np.arange(len(docs))
     if shuffle_reviews:
@@ -182,6 +179,51 @@ def build_imdb_corpus(
     return train, held_arr, info
 
 
+def tokenize_corpus(tokenizer, data: np.ndarray, cache_key: Optional[str] = None, verbose: bool = True,
+                    name: str = "corpus") -> np.ndarray:
+    """Token ids (uint16) of a byte corpus for a BPE model. The stream is cut before every
+    ``b'\\n'`` (where each preprocessed review starts) and each piece is tokenized on its own, as
+    the model reads a review (:meth:`interp.tokenizer.BPETokenizer.encode` of the preprocessed
+    text); the ids are concatenated. ``cache_key`` caches the result (keyed with the tokenizer's
+    sha256) under ``interp.config.cache_dir()/mlstm_corpus``."""
+    if tokenizer.vocab_size > 65536:
+        raise ValueError(f"a vocabulary of {tokenizer.vocab_size} does not fit uint16 token ids")
+    f = None
+    if cache_key is not None:
+        f = config.cache_dir() / "mlstm_corpus" / f"{cache_key}_{name}_bpe{tokenizer.sha256[:16]}.npy"
+        if f.is_file():
+            return np.load(f, mmap_mode="r")
+    t0 = time.time()
+    raw = np.asarray(data).tobytes()
+    parts = raw.split(b"\n")
+    docs = ([parts[0]] if parts[0] else []) + [b"\n" + p for p in parts[1:]]
+    ids: list[np.ndarray] = []
+    step = 2048
+    for k in range(0, len(docs), step):
+        chunk = tokenizer.encode_stream([d.decode("utf-8") for d in docs[k : k + step]], preprocess_text=False)
+        ids.extend(np.asarray(c, dtype=np.uint16) for c in chunk)
+    out = np.concatenate(ids) if ids else np.zeros(0, np.uint16)
+    if verbose:
+        print(f"[train_mlstm] tokenized {name}: {len(raw):,} bytes -> {out.size:,} tokens "
+              f"({len(raw) / max(1, out.size):.3f} chars/token, {time.time() - t0:.1f}s)", file=sys.stderr)
+    if f is not None:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_name(f.name + f".tmp{os.getpid()}.npy")
+        np.save(tmp, out)
+        os.replace(tmp, f)
+    return out
+
+
+def held_out_count(unsup_texts: list[str], held_out_chars: int = 500_000) -> int:
+    """How many of the last ``unsup`` reviews are held out: the fewest whose preprocessed bytes
+    reach ``held_out_chars`` (what :func:`build_imdb_corpus` never trains on)."""
+    k, n = 0, 0
+    while k < len(unsup_texts) and n < held_out_chars:
+        n += len(preprocess(unsup_texts[len(unsup_texts) - 1 - k]))
+        k += 1
+    return k
+
+
 def _as_bytes_array(x: Union[bytes, bytearray, np.ndarray], name: str) -> np.ndarray:
     if isinstance(x, (bytes, bytearray, memoryview)):
         return np.frombuffer(bytes(x), dtype=np.uint8).copy()
@@ -198,9 +240,14 @@ def _as_bytes_array(x: Union[bytes, bytearray, np.ndarray], name: str) -> np.nda
 def evaluate_bpc(
     model: MLSTM, data: np.ndarray, batch_size: int = 64, chunk: int = 1024, device: Union[str, torch.device, None] = None
 ) -> float:
-    """Bits per character of ``model`` on ``data`` (uint8): ``batch_size`` contiguous shards,
-    read in chunks of ``chunk`` bytes with the state carried, from a zero state."""
+    """Bits per character of ``model`` on ``data`` (uint8 bytes, or the token ids of a BPE model):
+    ``batch_size`` contiguous shards, read in chunks of ``chunk`` tokens with the state carried,
+    from a zero state. A BPE model's summed token loss is divided by the bytes its predicted
+    tokens stand for (:meth:`interp.tokenizer.BPETokenizer.n_bytes`), so the number is per
+    character, as the byte model's."""
     device = device or model.device
+    tok = model.tokenizer
+    n_bytes = None if tok is None or tok.kind == "bytes" else torch.from_numpy(tok.n_bytes())
     data = np.asarray(data)
     n = data.size
     B = max(1, min(batch_size, (n - 1) // 2))
@@ -218,7 +265,7 @@ def evaluate_bpc(
         H, state = model.scan(x, state=state, time_major=True)
         logits = model.unembed(H)
         total += float(F.cross_entropy(logits.view(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
-        count += y.numel()
+        count += y.numel() if n_bytes is None else int(n_bytes[y.reshape(-1).cpu()].sum())
     return total / count / LN2
 
 
@@ -295,6 +342,8 @@ def train_mlstm(
     held_out: Union[None, bytes, np.ndarray] = None,
     eval_batch_size: int = 64,
     save_dtype: Union[None, str, torch.dtype] = None,
+    tokenizer: Union[None, str, Path, Any] = None,
+    vocab_size: Optional[int] = None,
 ) -> TrainResult:
     """Train (or resume) a byte mLSTM on IMDB; see the module docstring.
 
@@ -305,6 +354,17 @@ def train_mlstm(
     ``save_dtype`` (e.g. ``"float16"``) stores ``model.safetensors`` in that precision (a 2,048-unit
     model is 44 MB in fp16, 88 MB in fp32); ``checkpoint.pt`` keeps fp32 weights and Adam state, so
     resuming stays exact.
+
+    ``tokenizer`` (a :class:`interp.tokenizer.BPETokenizer` or the path of its JSON) trains the
+    same model over its tokens instead of bytes: the corpus (IMDB or ``corpus``) is tokenized
+    review by review (:func:`tokenize_corpus`, cached), ``bptt`` and ``batch_size`` count tokens,
+    and every ``*_chars`` argument still counts characters (bytes of text): it is turned into
+    steps with the corpus's mean characters per token, while ``chars_seen`` in the log is the
+    exact number of characters the predicted tokens stand for. Bits per character are the summed
+    token loss over those characters (train and held out), so they compare with the byte
+    model's. ``vocab_size``, if given, must equal the tokenizer's (a check). The tokenizer is
+    saved beside ``model.safetensors`` and its sha256 is part of the run's identity: resuming
+    with another tokenizer is refused.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -320,6 +380,16 @@ def train_mlstm(
         raise ValueError("batch_size, bptt and total_chars must be positive")
     if save_dtype is not None:
         save_dtype = _float_dtype(save_dtype)  # a bad name fails here, not at the first checkpoint
+    tok = None
+    if tokenizer is not None:
+        from interp.tokenizer import BPETokenizer
+
+        tok = tokenizer if isinstance(tokenizer, BPETokenizer) else BPETokenizer.load(tokenizer)
+        if vocab_size is not None and vocab_size != tok.vocab_size:
+            raise ValueError(f"vocab_size {vocab_size} does not match the tokenizer's {tok.vocab_size} tokens")
+    elif vocab_size is not None and vocab_size != 256:
+        raise ValueError(f"vocab_size {vocab_size} needs a tokenizer (--tokenizer PATH, a BPE of that size; "
+                         f"python -m interp.tokenizer trains one); without one the model reads 256 bytes")
 
     # ---- data
     if corpus is None:
@@ -330,19 +400,29 @@ def train_mlstm(
         data = _as_bytes_array(corpus, "corpus")
         held = _as_bytes_array(held_out, "held_out") if held_out is not None else np.zeros(0, np.uint8)
         corpus_info = {"source": "given", "train_chars": int(data.size), "held_out_chars": int(held.size)}
+    corpus_sha = _sha256_array(data)  # of the bytes (the text), for a BPE model too
+    held_sha = _sha256_array(held)
+    n_bytes = None  # bytes per token id (BPE), None for bytes
+    if tok is not None:
+        key = corpus_info.get("key")  # IMDB's cache key; given corpora are not cached
+        data = tokenize_corpus(tok, data, key, verbose=progress, name="train")
+        held = tokenize_corpus(tok, held, key, verbose=progress, name="held") if held.size else np.zeros(0, np.uint16)
+        n_bytes = tok.n_bytes()
+        corpus_info = {**corpus_info, "train_tokens": int(data.size), "held_out_tokens": int(held.size),
+                       "chars_per_token": corpus_info["train_chars"] / max(1, int(data.size))}
     B, T = batch_size, bptt
     L = data.size // B
+    unit = "bytes" if tok is None else "tokens"
     if L < T + 1:
-        raise ValueError(f"corpus of {data.size:,} bytes is too short for {B} shards of at least {T + 1} bytes")
+        raise ValueError(f"corpus of {data.size:,} {unit} is too short for {B} shards of at least {T + 1} {unit}")
     windows_per_epoch = (L - 1) // T
     per_step = B * T
-    total_steps = max(1, total_chars // per_step)
-    eval_steps = _steps(eval_every, per_step) if held.size > 2 else None
-    ckpt_steps = _steps(checkpoint_every, per_step)
-    log_steps = _steps(log_every, per_step)
-    stop_step = total_steps if stop_after_chars is None else min(total_steps, max(1, -(-stop_after_chars // per_step)))
-    corpus_sha = _sha256_array(data)
-    held_sha = _sha256_array(held)
+    # characters per step: exact for bytes; the corpus mean for tokens (schedules are set in characters)
+    step_chars = per_step if tok is None else per_step * corpus_info["chars_per_token"]
+    total_steps = max(1, int(total_chars // step_chars))
+    eval_steps = _steps(eval_every, step_chars) if held.size > 2 else None
+    ckpt_steps = _steps(checkpoint_every, step_chars)
+    log_steps = _steps(log_every, step_chars)
 
     args = dict(
         d_hidden=d_hidden, d_embed=d_embed, weight_norm=weight_norm, batch_size=B, bptt=T, lr=lr,
@@ -352,6 +432,9 @@ def train_mlstm(
         device=str(device), threads=threads, corpus_sha256=corpus_sha, held_out_sha256=held_sha,
         corpus=corpus_info, total_steps=total_steps, windows_per_epoch=windows_per_epoch,
     )
+    if tok is not None:  # (byte runs keep the args they always had)
+        args.update(vocab_size=tok.vocab_size, tokenizer_sha256=tok.sha256,
+                    tokenizer=str(tokenizer) if not isinstance(tokenizer, type(tok)) else None)
 
     old_threads = torch.get_num_threads()
     if threads is not None:
@@ -361,12 +444,16 @@ def train_mlstm(
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
         random.seed(seed)
-        model = MLSTM(MLSTMConfig(d_embed=d_embed, d_hidden=d_hidden, weight_norm=weight_norm, seed=seed)).to(device)
+        vocab = 256 if tok is None else tok.vocab_size
+        model = MLSTM(MLSTMConfig(vocab=vocab, d_embed=d_embed, d_hidden=d_hidden, weight_norm=weight_norm, seed=seed),
+                      tokenizer=tok).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(betas), eps=eps)
         step, wall_s = 0, 0.0
         state = model.initial_state(B)
         acc_loss = torch.zeros((), dtype=torch.float64, device=device)
         acc_n = 0
+        acc_chars = 0  # BPE: characters behind the accumulated token loss (bytes: acc_n steps)
+        chars_seen = 0
         last_held: Optional[float] = None
         last_train: Optional[float] = None
 
@@ -375,15 +462,16 @@ def train_mlstm(
             if ck.get("version") != CKPT_VERSION:
                 raise ValueError(f"{ckpt_path} has checkpoint version {ck.get('version')}, expected {CKPT_VERSION}")
             diffs = [
-                f"{k}: checkpoint {ck['args'].get(k)!r} vs now {args[k]!r}"
+                f"{k}: checkpoint {ck['args'].get(k)!r} vs now {args.get(k)!r}"
                 for k in _TRAJECTORY_KEYS + ("corpus_sha256", "held_out_sha256")
-                if ck["args"].get(k) != args[k]
+                if ck["args"].get(k) != args.get(k)
             ]
             if diffs:
                 raise ValueError(f"cannot resume {ckpt_path}: the run's settings differ ({'; '.join(diffs)})")
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             step, wall_s = ck["step"], ck["wall_s"]
+            chars_seen, acc_chars = ck["chars_seen"], ck.get("acc_chars", 0)
             state = (ck["state"][0].to(device), ck["state"][1].to(device))
             acc_loss = ck["acc_loss"].to(device)
             acc_n = ck["acc_n"]
@@ -404,7 +492,8 @@ def train_mlstm(
                 "version": CKPT_VERSION,
                 "args": args,
                 "step": step,
-                "chars_seen": step * per_step,
+                "chars_seen": chars_seen,
+                "acc_chars": acc_chars,
                 "epoch": step // windows_per_epoch,
                 "positions": torch.from_numpy(np.arange(B, dtype=np.int64) * L + (step % windows_per_epoch) * T),
                 "model": model.state_dict(),
@@ -419,17 +508,20 @@ def train_mlstm(
                 "rng": _rng_state(),
             }
             _atomic_torch_save(ck, ckpt_path)
-            model.save(model_path, meta={"chars_seen": step * per_step, "step": step, "train_args": args,
+            model.save(model_path, meta={"chars_seen": chars_seen, "step": step, "train_args": args,
                                         "held_out_bpc": last_held, "train_bpc": last_train}, dtype=save_dtype)
 
         def log_row(held_bpc: Optional[float]) -> None:
-            nonlocal acc_loss, acc_n, last_train
-            train_bpc = float(acc_loss) / acc_n / LN2 if acc_n else None
+            nonlocal acc_loss, acc_n, acc_chars, last_train
+            if tok is None:
+                train_bpc = float(acc_loss) / acc_n / LN2 if acc_n else None
+            else:  # summed token loss over the characters it predicted
+                train_bpc = float(acc_loss) / acc_chars / LN2 if acc_chars else None
             if train_bpc is not None:
                 last_train = train_bpc
             acc_loss = torch.zeros((), dtype=torch.float64, device=device)
-            acc_n = 0
-            row = dict(step=step, chars_seen=step * per_step, train_bpc=train_bpc, held_out_bpc=held_bpc,
+            acc_n = acc_chars = 0
+            row = dict(step=step, chars_seen=chars_seen, train_bpc=train_bpc, held_out_bpc=held_bpc,
                        lr=lr_at(step), wall_s=round(wall_s, 3), epoch=step // windows_per_epoch)
             with open(log_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
@@ -446,11 +538,17 @@ def train_mlstm(
             progress = False
         bar = None
         if progress:
-            bar = tqdm(total=total_steps * per_step, initial=step * per_step, unit="char", unit_scale=True,
+            bar = tqdm(total=total_steps * per_step, initial=step * per_step, unit="char" if tok is None else "tok",
+                       unit_scale=True,
                        dynamic_ncols=True, desc=f"mLSTM-{d_hidden}", smoothing=0.05)
 
+        rate0 = matmul_rate(per_step, d_hidden, device)
         t_session = time.perf_counter()
-        session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "chars_start": step * per_step}
+        session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "chars_start": chars_seen}
+        session_tokens = step * per_step
+        def stop_now() -> bool:  # the schedule's end, or stop_after_chars reached
+            return step >= total_steps or (stop_after_chars is not None and chars_seen >= stop_after_chars)
+
         if step == 0 and eval_steps is not None:
             t0 = time.perf_counter()
             last_held = evaluate_bpc(model, held, eval_batch_size, device=device)
@@ -458,7 +556,7 @@ def train_mlstm(
             log_row(last_held)
         finished = False
         params = list(model.parameters())
-        while step < stop_step:
+        while not stop_now():
             t0 = time.perf_counter()
             w = step % windows_per_epoch
             if w == 0 and step > 0:
@@ -478,7 +576,14 @@ def train_mlstm(
                 torch.nn.utils.clip_grad_norm_(params, clip)
             opt.step()
             state = (c.detach(), h.detach())
-            acc_loss += loss.detach().double()
+            if tok is None:
+                acc_loss += loss.detach().double()
+                chars_seen += per_step
+            else:
+                n_chars = int(n_bytes[np.asarray(data[idx[1:]])].sum())
+                acc_loss += loss.detach().double() * per_step
+                acc_chars += n_chars
+                chars_seen += n_chars
             acc_n += 1
             step += 1
             wall_s += time.perf_counter() - t0
@@ -494,32 +599,60 @@ def train_mlstm(
             if bar is not None:
                 bar.update(per_step)
                 if do_log or step % 10 == 0:
-                    post = {"bpc": f"{float(loss) / LN2:.3f}", "lr": f"{lr_at(step):.2e}"}
+                    step_bpc = float(loss.detach()) / LN2 * (1 if tok is None else per_step / n_chars)  # per character
+                    post = {"bpc": f"{step_bpc:.3f}", "lr": f"{lr_at(step):.2e}"}
                     if last_held is not None:
                         post["held"] = f"{last_held:.3f}"
                     bar.set_postfix(post, refresh=False)
             timed_out = max_wall_s is not None and time.perf_counter() - t_session > max_wall_s
             # No extra log row when stopping early: the running train-bpc accumulator goes into
             # the checkpoint, so a resumed run writes exactly the rows an unbroken one would.
-            if timed_out and step < stop_step:
+            if timed_out and not stop_now():
                 checkpoint()
                 break
-            if step == stop_step or (ckpt_steps is not None and step % ckpt_steps == 0):
+            if stop_now() or (ckpt_steps is not None and step % ckpt_steps == 0):
                 checkpoint()
         finished = step >= total_steps
         if bar is not None:
             bar.close()
-        _log_session(out / "sessions.jsonl", session, step * per_step, time.perf_counter() - t_session, last_held,
-                     device, finished)
-        return TrainResult(out, model_path, log_path, ckpt_path, step, total_steps, step * per_step, finished,
+        t_end = time.perf_counter() - t_session
+        rate = 0.5 * (rate0 + matmul_rate(per_step, d_hidden, device))
+        tok_s = (step * per_step - session_tokens) / t_end if t_end > 0 else 0.0
+        train_gflops = tok_s * 3 * model.cfg.forward_flops_per_token() / 1e9
+        session.update(matmul_gflops=round(rate, 2), train_gflops=round(train_gflops, 2),
+                       share_of_matmul=round(train_gflops / rate, 4) if rate > 0 else None)
+        _log_session(out / "sessions.jsonl", session, chars_seen, t_end, last_held,
+                     device, finished, tokens_start=session_tokens, tokens_end=step * per_step)
+        return TrainResult(out, model_path, log_path, ckpt_path, step, total_steps, chars_seen, finished,
                            last_train, last_held)
     finally:
         if threads is not None:
             torch.set_num_threads(old_threads)
 
 
+def matmul_rate(rows: int, d: int, device: Union[str, torch.device] = "cpu", seconds: float = 0.3) -> float:
+    """GFLOP/s of a plain ``(rows x d) @ (d x 4d)`` fp32 matmul loop on ``device`` with the current
+    thread count (the recurrent matmul's shape for a batch of ``rows`` tokens): the rate this
+    machine reaches right now, against which a training session's throughput is read (as
+    ``benchmarks/bench_mlstm.py`` does)."""
+    dev = torch.device(device)
+    gen = torch.Generator().manual_seed(0)  # not the global RNG: a resumed run must not see a shifted one
+    a, w = torch.randn(rows, d, generator=gen).to(dev), torch.randn(d, 4 * d, generator=gen).to(dev)
+    out = torch.empty(rows, 4 * d, device=dev)
+    torch.mm(a, w, out=out)
+    n, t0 = 0, time.perf_counter()
+    while True:
+        torch.mm(a, w, out=out)
+        n += 1
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        el = time.perf_counter() - t0
+        if el >= seconds:
+            return n * 2 * rows * d * 4 * d / el / 1e9
+
+
 def _log_session(path: Path, session: dict, chars_end: int, wall_s: float, held: Optional[float], device,
-                 finished: bool) -> None:
+                 finished: bool, tokens_start: int = 0, tokens_end: int = 0) -> None:
     """Append one row per call to ``sessions.jsonl``: when, from which to which character, how
     fast, on what, by which command; the model card's per-run table is read from it."""
     import platform
@@ -527,6 +660,7 @@ def _log_session(path: Path, session: dict, chars_end: int, wall_s: float, held:
     n = chars_end - session["chars_start"]
     row = {**session, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "chars_end": chars_end,
            "wall_s": round(wall_s, 1), "chars_per_s": round(n / wall_s, 1) if wall_s > 0 else None,
+           "tokens_per_s": round((tokens_end - tokens_start) / wall_s, 1) if wall_s > 0 else None,
            "held_out_bpc": held, "finished": finished, "device": str(device),
            "device_name": (torch.cuda.get_device_name(torch.device(device))
                            if torch.device(device).type == "cuda" else platform.processor() or platform.machine()),
@@ -562,6 +696,9 @@ def main(argv: Optional[list[str]] = None) -> TrainResult:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--stop-after-chars", type=float, default=None)
     p.add_argument("--max-wall-s", type=float, default=None)
+    p.add_argument("--tokenizer", default=None, help="BPE tokenizer JSON (python -m interp.tokenizer); default bytes")
+    p.add_argument("--vocab-size", type=int, default=None, help="check: the tokenizer's vocabulary size")
+    p.add_argument("--save-dtype", default=None)
     a = p.parse_args(argv)
     res = train_mlstm(
         a.out_dir, d_hidden=a.d_hidden, d_embed=a.d_embed, weight_norm=a.weight_norm, batch_size=a.batch_size,
@@ -570,6 +707,7 @@ def main(argv: Optional[list[str]] = None) -> TrainResult:
         held_out_chars=int(a.held_out_chars), max_reviews=a.max_reviews, clip=a.clip, threads=a.threads,
         device=a.device, progress=not a.no_progress,
         stop_after_chars=None if a.stop_after_chars is None else int(a.stop_after_chars), max_wall_s=a.max_wall_s,
+        tokenizer=a.tokenizer, vocab_size=a.vocab_size, save_dtype=a.save_dtype,
     )
     print(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(res).items()}, indent=2))
     return res
