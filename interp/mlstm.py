@@ -239,16 +239,13 @@ def _utf8(text: str) -> bytes:
         ) from None
 
 
-def encode(text: Union[str, bytes], preprocess_text: bool = True, *, scheme: str = "openai") -> Tensor:
-    """Bytes of ``text`` as a 1-D long tensor (the model's tokens).
-
-    ``preprocess_text=True`` applies :func:`preprocess` with ``scheme`` (default OpenAI's padding
-    and cleaning; a model's own is ``model.cfg.preprocess``); ``False`` encodes the text exactly
-    (``str`` as UTF-8, ``bytes`` as is), still refusing an empty text and lone surrogates.
-    """
+def text_bytes(text: Union[str, bytes], preprocess_text: bool = True, *, scheme: str = "openai") -> bytes:
+    """The bytes a model reads for ``text`` (before any tokenizer): :func:`preprocess` with
+    ``scheme``, or with ``preprocess_text=False`` the text exactly (``str`` as UTF-8, ``bytes`` as is),
+    still refusing an empty text and lone surrogates."""
     if preprocess_text:
-        data = preprocess(text, scheme=scheme)
-    elif isinstance(text, (bytes, bytearray, memoryview)):
+        return preprocess(text, scheme=scheme)
+    if isinstance(text, (bytes, bytearray, memoryview)):
         data = bytes(text)
     elif isinstance(text, str):
         data = _utf8(text)
@@ -256,7 +253,17 @@ def encode(text: Union[str, bytes], preprocess_text: bool = True, *, scheme: str
         raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
     if not data:
         raise ValueError("empty text")
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8).long()
+    return data
+
+
+def encode(text: Union[str, bytes], preprocess_text: bool = True, *, scheme: str = "openai") -> Tensor:
+    """Bytes of ``text`` as a 1-D long tensor (the model's tokens).
+
+    ``preprocess_text=True`` applies :func:`preprocess` with ``scheme`` (default OpenAI's padding
+    and cleaning; a model's own is ``model.cfg.preprocess``); ``False`` encodes the text exactly
+    (``str`` as UTF-8, ``bytes`` as is), still refusing an empty text and lone surrogates.
+    """
+    return torch.frombuffer(bytearray(text_bytes(text, preprocess_text, scheme=scheme)), dtype=torch.uint8).long()
 
 
 def encode_each(

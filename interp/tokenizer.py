@@ -42,19 +42,9 @@ TOKENIZER_FILE = "tokenizer.json"
 
 
 def _preprocessed(text: Union[str, bytes], preprocess_text: bool, scheme: str = "openai") -> bytes:
-    from .mlstm import _utf8, preprocess
+    from .mlstm import text_bytes
 
-    if preprocess_text:
-        return preprocess(text, scheme=scheme)
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        data = bytes(text)
-    elif isinstance(text, str):
-        data = _utf8(text)
-    else:
-        raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
-    if not data:
-        raise ValueError("empty text")
-    return data
+    return text_bytes(text, preprocess_text, scheme=scheme)
 
 
 def _pieces_of(chunks: Iterable[bytes]) -> list[str]:
