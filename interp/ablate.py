@@ -46,7 +46,7 @@ from .directions import Direction, load_folder, random_directions
 from .finders import FIT_METHODS, FittedDirections, check_fit_options, fit_directions
 from .interventions import DirectionAblation, LeaceErasure
 from .results import Result, Table, TokenTrace, make_manifest
-from .tasks import TOY_TEMPLATE, SSTZeroShot, ToyTemplates, gather_at
+from .tasks import SSTZeroShot
 from .validate import check_sweep_sizes
 
 log = logging.getLogger(__name__)

@@ -949,7 +949,6 @@ def patch_cmd(
                                     n_random=n_random, reference_n=reference_n, train_limit=train_limit,
                                     dev_limit=dev_limit, limit=limit, batch_size=batch_size, seed=seed, n_boot=n_boot,
                                     skip_first=not include_first).validate()
-    from . import report
     from .patching import ProbeScore, run_patch_toy
     from .results import Result
     from .summarize import run_summarize, run_summarize_mlstm

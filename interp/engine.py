@@ -208,15 +208,6 @@ def as_conditions(conditions) -> list[Condition]:
 # ---------------------------------------------------------------------------- model helpers
 
 
-def start_layer(model, condition: Condition, reads: Sequence[str]) -> int:
-    """The first layer ``condition`` (or the reader) touches; 0 when the model cannot say."""
-    layer_of = getattr(model, "layer_of", None)
-    if layer_of is None or not condition.interventions:
-        return 0
-    layers = [layer_of(s) for s in [*condition.sites, *reads]]
-    return 0 if any(L is None for L in layers) else int(min(layers))
-
-
 def start_point(model, bound: Sequence[tuple], reads: Sequence[str], batch: Batch) -> int:
     """Where a run of these bound interventions can start: the model's ``start_point`` (a layer
     for transformers, a time step for the mLSTM), 0 when it has none."""
@@ -273,7 +264,7 @@ class _Plan:
 
     examples: Batch
     conditions: list[Condition]
-    reader: Any
+    reader: Reader
     batch_size: int
     max_rows: int
     prefix_reuse: bool
@@ -281,17 +272,9 @@ class _Plan:
     groups: list[list[int]]  # condition indices of each group
 
 
-def _batched(examples: Batch, idx: np.ndarray, batch_size: int) -> list[np.ndarray]:
+def _batched(idx: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """``idx`` (already in length order) cut into batches of ``batch_size``."""
     return [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
-
-
-def _slice_output(obj, rows):
-    if isinstance(obj, torch.Tensor):
-        return obj[rows]
-    if isinstance(obj, tuple):
-        return tuple(_slice_output(o, rows) for o in obj)
-    return obj
 
 
 class _Sliced:
@@ -341,7 +324,7 @@ def _run_shard(model, plan: _Plan, shard: int, groups: Sequence[int], stats: dic
         stats["layer_tokens"] += _cost(model, run_batch, start_from)
         return reader(run_batch, logits, acts).numpy()
 
-    for bidx in _batched(plan.examples, idx_all, plan.batch_size):
+    for bidx in _batched(idx_all, plan.batch_size):
         batch = plan.examples.select(bidx) if len(bidx) < len(plan.examples) else plan.examples
         ids = batch.ids.numpy()
         # the rows of this batch each condition runs on
@@ -635,4 +618,4 @@ def merge_batches(batches: Sequence[Batch]) -> Batch:
 
 
 __all__ = ["Condition", "LogitDiff", "ProbeScore", "SweepOutput", "run_sweep", "merge_batches", "to_config",
-           "from_config", "as_conditions", "sweep_key", "start_layer"]
+           "from_config", "as_conditions", "sweep_key", "start_point"]

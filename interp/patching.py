@@ -30,7 +30,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .engine import Condition, LogitDiff, ProbeScore, reads_of, run_sweep
 from .interventions import ActivationPatch, orthonormal_basis, patch_subspace

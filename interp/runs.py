@@ -239,14 +239,5 @@ class RunFolder:
             self._unlock()
 
 
-def is_complete(path: str | Path) -> bool:
-    """True when ``path`` (a run folder, or a file in one) holds a completed run, or is not a run
-    folder at all (results saved by the Python API without a run folder)."""
-    p = Path(path)
-    folder = p if p.is_dir() else p.parent
-    meta = RunFolder.read_meta(folder)
-    return meta is None or meta.get("status") == "complete"
-
-
 __all__ = ["RunFolder", "RunFolderError", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
-           "check_writable", "stable_key", "is_complete"]
+           "check_writable", "stable_key"]
