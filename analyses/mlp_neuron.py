@@ -31,12 +31,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from interp import data, metrics, positions as P  # noqa: E402
-from interp.ablate import reference_stats  # noqa: E402
+from interp.experiments.ablate import reference_stats  # noqa: E402
 from interp.directions import Direction, random_directions  # noqa: E402
 from interp.interventions import DirectionAblation  # noqa: E402
-from interp.results import Result, Table, make_manifest  # noqa: E402
+from interp.report.results import Result, Table, make_manifest  # noqa: E402
 from interp.tasks import SSTZeroShot  # noqa: E402
-from interp.transformer import TransformerModel  # noqa: E402
+from interp.models.transformer import TransformerModel  # noqa: E402
 
 
 def main() -> None:

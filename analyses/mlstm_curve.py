@@ -9,9 +9,9 @@ Sites: ``c``, ``h`` (final states) and ``h_mean`` (h averaged over the bytes).
 
 For every snapshot in ``RUN/snapshots`` (and the untrained model of the same config) it extracts
 the final cell state c and hidden state h of SST train/dev/test and runs Radford et al.'s probes
-(:func:`interp.probes.sentiment_probes`: L1 probe with C chosen on dev, L2 probe, best single
+(:func:`interp.experiments.probe.sentiment_probes`: L1 probe with C chosen on dev, L2 probe, best single
 unit). The held-out bpc of each snapshot comes from the run's ``train_log.jsonl``. ``--data imdb``
-probes whole IMDB reviews instead (:func:`interp.probes.probe_splits`: the in-domain check).
+probes whole IMDB reviews instead (:func:`interp.experiments.probe.probe_splits`: the in-domain check).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from interp.mlstm import MLSTM  # noqa: E402
-from interp.probes import (  # noqa: E402
+from interp.models.mlstm import MLSTM  # noqa: E402
+from interp.experiments.probe import (  # noqa: E402
     PROBE_DATA,
     checkpoint_meta,
     extract_features,

@@ -33,10 +33,10 @@ from interp import data  # noqa: E402
 from interp.directions import Direction  # noqa: E402
 from interp.judge import fit_judge, judge_sources  # noqa: E402
 from interp.metrics import bootstrap_mean  # noqa: E402
-from interp.mlstm import MLSTM, checkpoint_file  # noqa: E402
-from interp.probes import extract_features  # noqa: E402
-from interp.results import file_sha256, make_manifest  # noqa: E402
-from interp.steer import sample  # noqa: E402
+from interp.models.mlstm import MLSTM, checkpoint_file  # noqa: E402
+from interp.experiments.probe import extract_features  # noqa: E402
+from interp.report.results import file_sha256, make_manifest  # noqa: E402
+from interp.models.sample import sample  # noqa: E402
 
 
 def hold_values(F: np.ndarray, vec: np.ndarray, sigmas: float) -> tuple[float, float]:

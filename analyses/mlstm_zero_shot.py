@@ -4,7 +4,7 @@ The probes ask whether a linear read-out of the final state finds sentiment. Thi
 itself: after each text (read as the probes read it, ``'\\n ' + text + ' '``), how much more likely
 does it find a positive continuation than a negative one? For every pair (``" Highly recommended."``
 vs ``" Not recommended."``, ...) the score is log P(pos | text) − log P(neg | text), in nats
-(:meth:`interp.mlstm.MLSTM.continuation_logprob`); the sum over pairs is one more score. Each
+(:meth:`interp.models.mlstm.MLSTM.continuation_logprob`); the sum over pairs is one more score. Each
 score is read three ways on test: accuracy with threshold 0 (no labels used), accuracy with a
 threshold fitted on dev (balanced accuracy; corrects a constant preference for one side), and
 AUROC. The same model untrained is the control (its scores cannot depend on sentiment).
@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from interp import metrics  # noqa: E402
-from interp.mlstm import MLSTM, checkpoint_file  # noqa: E402
-from interp.probes import PROBE_DATA, extract_features, probe_splits, untrained_like  # noqa: E402
-from interp.results import file_sha256, make_manifest  # noqa: E402
+from interp.models.mlstm import MLSTM, checkpoint_file  # noqa: E402
+from interp.experiments.probe import PROBE_DATA, extract_features, probe_splits, untrained_like  # noqa: E402
+from interp.report.results import file_sha256, make_manifest  # noqa: E402
 
 PAIRS = (
     (" Highly recommended.", " Not recommended."),

@@ -17,8 +17,8 @@ number, and a figure) into ``--out``:
 
 Parameter count: the tensors stored in the model folder's ``*.safetensors`` files, counted from
 their headers (exact, nothing loaded; a tied embedding is stored, and counted, once); the folder
-is found with :func:`interp.zoo.resolve` from the model name in the ablate result's manifest.
-Layers and width come from its ``config.json`` (:func:`interp.zoo.model_config`). A model not on
+is found with :func:`interp.models.zoo.resolve` from the model name in the ablate result's manifest.
+Layers and width come from its ``config.json`` (:func:`interp.models.zoo.model_config`). A model not on
 this machine gets no count (said in the table) and no point in the figure.
 
 Nothing is re-run: every number is the saved result's. A folder without ``result.json``, a run
@@ -42,7 +42,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from interp import metrics  # noqa: E402
-from interp.results import Result, ResultFileError, Table, make_manifest  # noqa: E402
+from interp.report.results import Result, ResultFileError, Table, make_manifest  # noqa: E402
 from interp.runs import RunFolder  # noqa: E402
 
 KINDS = ("ablate", "find", "steer")
@@ -137,7 +137,7 @@ def safetensors_count(folder: str | os.PathLike) -> dict | None:
 
 def model_size(name: str) -> dict:
     """Parameter count and shape of a model named in a result, if its folder is on this machine."""
-    from interp import zoo
+    from interp.models import zoo
 
     try:
         folder = Path(zoo.resolve(name))
@@ -345,7 +345,7 @@ def build(folders, *, command: str | None = None) -> Result:
                  + "; ".join(f"{r['model']} {r['all']:.0%} at all positions, {r['commas']:.0%} at commas (n={r['n']:,})"
                              for r in TIGGES_REFERENCE) + ".")
     data = {"models": models, "tigges_reference": list(TIGGES_REFERENCE),
-            "params_counted_from": "safetensors headers of the model folder (interp.zoo.resolve of the manifest's model)"}
+            "params_counted_from": "safetensors headers of the model folder (interp.models.zoo.resolve of the manifest's model)"}
     manifest = make_manifest(command=command, config={"runs": [str(f) for f in folders]},
                              extra={"inputs": [{"folder": str(p), "kind": k, "model": n}
                                                for n, runs in grouped.items() for k, (p, _) in runs.items()]})

@@ -31,8 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from interp import report  # noqa: E402
-from interp.patching import PatchConfig, ProbeScore, run_patch_toy  # noqa: E402
-from interp.summarize import (MLSTMSummarizeConfig, SummarizeConfig, run_summarize,  # noqa: E402
+from interp.experiments.patch import PatchConfig, ProbeScore, run_patch_toy  # noqa: E402
+from interp.experiments.summarize import (MLSTMSummarizeConfig, SummarizeConfig, run_summarize,  # noqa: E402
                               run_summarize_mlstm)
 
 
@@ -60,8 +60,8 @@ def main() -> None:
     results = []
     pcfg = PatchConfig(n_pairs=a.pairs, flip=a.flip, seed=a.seed)
     if a.mlstm is None:
-        from interp.ablate import fit_toy_directions
-        from interp.transformer import TransformerModel
+        from interp.experiments.ablate import fit_toy_directions
+        from interp.models.transformer import TransformerModel
 
         model = TransformerModel.load(a.model)
         out = a.out or Path("runs") / f"patch-{Path(a.model).name}"
@@ -73,7 +73,7 @@ def main() -> None:
                                    reference_n=a.reference_n, n_random=a.n_random, seed=a.seed)
             results.append(run_summarize(model, scfg, directions=directions, command=command))
     else:
-        from interp.recurrent import MLSTMModel
+        from interp.models.recurrent import MLSTMModel
 
         path = a.mlstm / "model.safetensors" if a.mlstm.is_dir() else a.mlstm
         model = MLSTMModel.load(path)

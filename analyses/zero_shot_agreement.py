@@ -35,7 +35,7 @@ import torch  # noqa: E402
 
 from interp import data as datasets  # noqa: E402
 from interp import metrics  # noqa: E402
-from interp.results import make_manifest  # noqa: E402
+from interp.report.results import make_manifest  # noqa: E402
 from interp.tasks import SSTZeroShot  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def subsets(limit: int | None, dev_limit: int, seed: int):
 
 
 def score_model(name: str, task: SSTZeroShot, dev, test, progress: bool) -> dict:
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     t0 = time.time()
     model = TransformerModel.load(name)

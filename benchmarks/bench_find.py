@@ -56,12 +56,12 @@ def main(argv=None) -> dict:
 
     torch.set_num_threads(args.threads)
     from interp import data
-    from interp.compare import gather_features
+    from interp.experiments.find import gather_features
     from interp.finders import DAS, BestNeuron, make_finder
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     if args.tiny:
-        from interp import zoo
+        from interp.models import zoo
 
         folder = zoo.build_random_model(tempfile.mkdtemp(), arch="llama", n_layers=2, d_model=64, seed=0)
         model = TransformerModel.load(str(folder))

@@ -42,10 +42,10 @@ def _setup(model_name: str, n: int, threads: int):
     warnings.filterwarnings("ignore")
     torch.set_num_threads(threads)
     from interp import data, positions as P
-    from interp.ablate import fit_toy_directions
+    from interp.experiments.ablate import fit_toy_directions
     from interp.interventions import DirectionAblation
     from interp.tasks import SSTZeroShot
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     m = TransformerModel.load(model_name)
     texts = data.sst("test").texts[:n]
@@ -78,7 +78,7 @@ def run_path(path: str, model_name: str, n: int, threads: int) -> dict:
     out: dict = {"path": path}
     if path == "matmul":
         torch.set_num_threads(threads)
-        from interp.transformer import TransformerModel
+        from interp.models.transformer import TransformerModel
 
         m = TransformerModel.load(model_name)
         d, f = m.d_model, m.d_mlp or 4 * m.d_model
@@ -153,7 +153,7 @@ def _nnsight(m, model_name, prompts, dirs, sites, pos_id, neg_id):
     from nnsight import LanguageModel
     from transformers import AutoModelForCausalLM
 
-    from interp import zoo
+    from interp.models import zoo
 
     hf = AutoModelForCausalLM.from_pretrained(str(zoo.resolve(model_name)), torch_dtype=torch.float32).eval()
     lm = LanguageModel(hf, tokenizer=m.tokenizer)

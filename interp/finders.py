@@ -96,7 +96,7 @@ class DirectionFinder(BaseEstimator):
     def to_direction(self, site: str, **provenance):
         """The fitted direction as an :class:`interp.directions.Direction` (provenance: model,
         data, seed, flags, metrics); ``method`` defaults to this finder's name and parameters."""
-        from .directions import Direction
+        from interp.directions import Direction
 
         self._check_fitted()
         provenance.setdefault("method", self.method)
@@ -254,7 +254,7 @@ class LogisticDirection(DirectionFinder):
 
 
 def _unit_accuracies(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from .probes import unit_accuracies
+    from interp.experiments.probe import unit_accuracies
 
     return unit_accuracies(X, y, balanced=False)
 
@@ -460,7 +460,7 @@ def _last_logits_with_grad(model, batch, hooks) -> torch.Tensor:
 
 
 def _position_mask(positions, clean) -> torch.Tensor:
-    from .positions import Positions
+    from interp.positions import Positions
 
     if isinstance(positions, Positions):
         return positions.mask(clean)
@@ -484,7 +484,7 @@ class DAS(DirectionFinder):
     the sentiment word (``a' + ((a − a')·u) u``) moves the answer's logit difference from the
     corrupted value to the clean one.
 
-    Loss (per minibatch, pooled over pairs as :func:`interp.patching.denoising`):
+    Loss (per minibatch, pooled over pairs as :func:`interp.experiments.patch.denoising`):
     ``1 − Σ g / Σ σ (s_clean − s_corrupt)``, σ = sign(s_clean − s_corrupt),
     s = logit(answer_ids[0]) − logit(answer_ids[1]) at the last token, and the gain of pair ``i``
     ``g = min(σ (s_patched − s_corrupt), σ (s_clean − s_corrupt))`` with ``objective="capped"``
@@ -523,8 +523,8 @@ class DAS(DirectionFinder):
         a (B, T) bool mask, a :class:`~interp.positions.Positions` selector, or one token index per
         pair. ``answer_ids``: (positive, negative) answer tokens. ``labels``: the clean inputs'
         sentiment (1 positive); by default, 1 where the clean run's logit difference is the higher."""
-        from .interventions import patch_subspace
-        from .model import check_site
+        from interp.interventions import patch_subspace
+        from interp.models.protocol import check_site
 
         if clean.mask.shape != corrupt.mask.shape or not torch.equal(clean.mask, corrupt.mask):
             raise ValueError("clean and corrupted batches must have the same token lengths row by row")
@@ -686,8 +686,8 @@ def fit_das_toy(model, site: str, *, steps: int = 200, lr: float = 0.01, batch_s
                 progress: bool = False) -> tuple["DAS", dict]:
     """DAS at ``site`` on toy pairs (train adjectives, the adjective flipped; patched at the
     positions where clean and corrupted differ; answers " good"/" bad", as
-    :mod:`interp.patching`). Returns the fitted :class:`DAS` and what it was fit on."""
-    from .pairs import toy_pairs
+    :mod:`interp.experiments.patch`). Returns the fitted :class:`DAS` and what it was fit on."""
+    from interp.pairs import toy_pairs
 
     pairs = toy_pairs(model, part="train", flip="adjective", same_length=False, n=n_pairs)
     clean, corrupt = pairs.tokenize(model)
@@ -707,7 +707,7 @@ def fitting_data(model, sites: Sequence[str], data: str = "toy", *, limit: int |
     """Activations to fit on, per site: ``{"X": {site: (n, d)}, "y", "X_test": {site: (m, d)},
     "y_test", "info"}`` for a data set of :data:`FIT_DATA` (``limit``: SST train sentences, a
     seeded sample; SST dev is the held-out part, all of it)."""
-    from .tasks import TOY_TEMPLATE, ToyTemplates, gather_at
+    from interp.tasks import TOY_TEMPLATE, ToyTemplates, gather_at
 
     if data not in FIT_DATA:
         raise ValueError(f"unknown fitting data {data!r}; choose from {', '.join(FIT_DATA)}")
@@ -723,7 +723,7 @@ def fitting_data(model, sites: Sequence[str], data: str = "toy", *, limit: int |
                 "train_words": sorted(set(train.words)), "test_words": sorted(set(test.words)),
                 "n_train": len(train.texts), "n_test": len(test.texts)}
         return {"X": X, "y": np.asarray(train.labels), "X_test": Xt, "y_test": np.asarray(test.labels), "info": info}
-    from . import data as datasets
+    from interp import data as datasets
 
     tr = datasets.sst("train")
     if limit is not None and limit < len(tr):

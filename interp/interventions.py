@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .directions import Direction
-from .model import Batch
-from .positions import Positions
+from interp.directions import Direction
+from interp.models.protocol import Batch
+from interp.positions import Positions
 
 MODES = ("project", "mean")
 

@@ -1,6 +1,6 @@
 """A sentiment judge that never saw the model it judges: tf-idf + logistic regression on IMDB.
 
-Steering experiments (``analyses/mlstm_steer_eval.py``, :mod:`interp.steer_transformer`) count
+Steering experiments (``analyses/mlstm_steer_eval.py``, :mod:`interp.experiments.steer`) count
 how a held unit or an added direction changes the sentiment of what a model writes. The judge
 is a bag-of-1-2-grams classifier fitted on IMDB train reviews and scored on IMDB test reviews
 for its own accuracy; its ``predict_proba(texts)[:, 1]`` is the judged P(positive).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import data
+from interp import data
 
 __all__ = ["fit_judge", "judge_sources"]
 

@@ -38,7 +38,7 @@ unpleasant embarrassing embarrassed lousy crap garbage junk trash dumbest stinks
 
 def sentiment_words(extra: frozenset | set | None = None) -> frozenset:
     """The lexicon: :data:`POSITIVE_WORDS` | :data:`NEGATIVE_WORDS` | the toy-template words."""
-    from .tasks import NEGATIVE_ADJECTIVES, NEGATIVE_VERBS, POSITIVE_ADJECTIVES, POSITIVE_VERBS
+    from interp.tasks import NEGATIVE_ADJECTIVES, NEGATIVE_VERBS, POSITIVE_ADJECTIVES, POSITIVE_VERBS
 
     toy = {w.lower() for w in (*POSITIVE_ADJECTIVES, *NEGATIVE_ADJECTIVES, *POSITIVE_VERBS, *NEGATIVE_VERBS)}
     return frozenset(POSITIVE_WORDS | NEGATIVE_WORDS | toy | set(extra or ()))

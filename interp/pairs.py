@@ -20,8 +20,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .model import Batch
-from .tasks import (NEGATIVE_ADJECTIVES, NEGATIVE_VERBS, POSITIVE_ADJECTIVES, POSITIVE_VERBS, TOY_TEMPLATE,
+from interp.models.protocol import Batch
+from interp.tasks import (NEGATIVE_ADJECTIVES, NEGATIVE_VERBS, POSITIVE_ADJECTIVES, POSITIVE_VERBS, TOY_TEMPLATE,
                     ToyTemplates)
 
 FLIPS = ("adjective", "both")

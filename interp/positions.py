@@ -1,4 +1,4 @@
-"""Position selectors: which tokens of a :class:`~interp.model.Batch` an intervention acts on.
+"""Position selectors: which tokens of a :class:`~interp.models.protocol.Batch` an intervention acts on.
 
 A selector turns a batch into a boolean (batch, seq) mask over real tokens and says how many
 positions it matched per example. Zero matches over a whole batch is an error unless
@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from .model import Batch
+from interp.models.protocol import Batch
 
 
 class NoPositionsError(ValueError):
@@ -210,7 +210,7 @@ class WordLexicon(Positions):
 def SentimentWords(words=None, **kw) -> WordLexicon:
     """Tokens of sentiment words: :func:`interp.lexicon.sentiment_words` (the toy-template
     adjectives and verbs plus a small hand-written review lexicon), or your own ``words``."""
-    from .lexicon import sentiment_words
+    from interp.lexicon import sentiment_words
 
     return WordLexicon(words=frozenset(words) if words is not None else sentiment_words(),
                        name=kw.pop("name", "sentiment_words"), **kw)

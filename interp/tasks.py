@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .model import Batch
+from interp.models.protocol import Batch
 
 PROMPTS: dict[str, tuple[str, str, str]] = {
     # name: (template, positive answer, negative answer)
@@ -44,7 +44,7 @@ class SSTZeroShot:
             self.template, self.positive, self.negative = PROMPTS[self.prompt]
         else:
             raise ValueError(f"unknown prompt {self.prompt!r}; choose from {', '.join(PROMPTS)}")
-        from .validate import check_count
+        from interp.validate import check_count
 
         check_count("batch_size", self.batch_size)
 
@@ -53,7 +53,7 @@ class SSTZeroShot:
 
     def format(self, texts: Sequence[str]) -> list[str]:
         """The prompt around each text; a bare string, non-str, empty or whitespace-only texts are refused."""
-        from .validate import check_texts
+        from interp.validate import check_texts
 
         return [self.template.format(text=t) for t in check_texts(texts)]
 
@@ -64,7 +64,7 @@ class SSTZeroShot:
 
     def reader(self, model):
         """The per-example number this task reads: the logit difference of its two answers."""
-        from .engine import LogitDiff
+        from interp.engine.sweep import LogitDiff
 
         pos_id, neg_id = self.answer_ids(model)
         return LogitDiff(pos_id, neg_id, self.positive, self.negative)
@@ -81,15 +81,15 @@ class SSTZeroShot:
     ) -> dict[str, np.ndarray]:
         """Logit difference (positive − negative) per text, for each named condition.
 
-        ``conditions``: :class:`~interp.engine.Condition` objects or a mapping of names to lists
+        ``conditions``: :class:`~interp.engine.sweep.Condition` objects or a mapping of names to lists
         of interventions (objects with ``bind(batch, model)``); ``{"baseline": []}`` by default.
-        Runs through :func:`interp.engine.run_sweep` (``engine`` keywords: ``run``, ``engine``,
+        Runs through :func:`interp.engine.sweep.run_sweep` (``engine`` keywords: ``run``, ``engine``,
         ``prefix_reuse``, …); its stats are kept in ``self.last_stats``.
         """
-        from .engine import merge_batches, run_sweep
+        from interp.engine.sweep import merge_batches, run_sweep
 
         if batches_ is None:
-            from .validate import check_texts
+            from interp.validate import check_texts
 
             check_texts(texts)
         conditions = conditions if conditions is not None else {"baseline": []}

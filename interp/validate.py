@@ -10,7 +10,7 @@ one-line message (:class:`InputError`, a ``ValueError``), before any work starts
 - texts (a list of non-empty ``str``, never one bare string): :func:`check_texts`.
 
 Data files, model folders, checkpoints and result files are checked where they are read
-(:mod:`interp.data`, :mod:`interp.zoo`, :mod:`interp.mlstm`, :mod:`interp.results`).
+(:mod:`interp.data`, :mod:`interp.models.zoo`, :mod:`interp.models.mlstm`, :mod:`interp.report.results`).
 """
 
 from __future__ import annotations

@@ -21,13 +21,13 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A random-init 2-layer Llama-shaped model with a small BPE tokenizer (no hub)."""
-    from interp import zoo
+    from interp.models import zoo
 
     return zoo.build_random_model(tmp_path_factory.mktemp("tiny-llama"), arch="llama", n_layers=2, d_model=64, seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     return TransformerModel.load(str(tiny_model_dir))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from interp import report
-from interp.ablate import AblateConfig, run_ablate, tigges_subset
-from interp.results import Result
+from interp.experiments.ablate import AblateConfig, run_ablate, tigges_subset
+from interp.report.results import Result
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from interp.ablate import AblateConfig, run_ablate
+from interp.experiments.ablate import AblateConfig, run_ablate
 from interp.directions import Direction, load_folder
 from interp.finders import fit_directions
 
@@ -99,8 +99,8 @@ def test_fit_directions_on_sst_last_reads(tiny_model):
 
 @pytest.fixture(scope="module")
 def neox(tmp_path_factory):
-    from interp import zoo
-    from interp.transformer import TransformerModel
+    from interp.models import zoo
+    from interp.models.transformer import TransformerModel
 
     path = zoo.build_random_model(tmp_path_factory.mktemp("tiny-neox"), arch="neox", n_layers=2, d_model=48,
                                   n_heads=4, seed=5)
@@ -152,7 +152,7 @@ def test_tigges_protocol_on_a_pythia_shaped_model(neox, tigges_run):
 
 def test_tigges_result_round_trips_and_renders(tigges_run, tmp_path):
     from interp import report
-    from interp.results import Result
+    from interp.report.results import Result
 
     back = Result.load(tigges_run.save(tmp_path / "result.json"))
     assert back.data["tigges_protocol"]["conditions"].keys() == tigges_run.data["tigges_protocol"]["conditions"].keys()

@@ -30,7 +30,7 @@ import plotly.graph_objects as go
 import pytest
 
 from interp import report
-from interp.results import Result, Table, TokenTrace, make_manifest
+from interp.report.results import Result, Table, TokenTrace, make_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAVED_ABLATE = ROOT / "analyses" / "results" / "ablate-smollm2-135m" / "result.json"
@@ -47,8 +47,8 @@ def _second_result() -> Result:
     a heatmap and a table, plus text that must stay text in the browser."""
     import torch
 
-    from interp.mlstm import MLSTM
-    from interp.recurrent import MLSTMModel
+    from interp.models.mlstm import MLSTM
+    from interp.models.recurrent import MLSTMModel
 
     torch.manual_seed(0)
     model = MLSTMModel(MLSTM(d_hidden=16, d_embed=8), name="mlstm-fresh")

@@ -39,7 +39,7 @@ def test_models_list_names_every_zoo_model(tmp_path, monkeypatch):
 
 
 def test_models_pull_checksum_failure_is_one_clear_line(tmp_path, monkeypatch):
-    from interp import zoo
+    from interp.models import zoo
 
     monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
 

@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from interp import report
-from interp.compare import METHODS, CompareConfig, alignment, compare, gather_features
-from interp.results import Result
+from interp.experiments.find import METHODS, CompareConfig, alignment, compare, gather_features
+from interp.report.results import Result
 
 SMALL = dict(train_limit=48, dev_limit=32, test_limit=32, limit=16, reference_n=12, n_random=2, n_boot=50, k=3,
              das_steps=6, das_batch=8, C_grid=[0.1, 1.0], batch_size=16)
@@ -21,8 +21,8 @@ def tiny_run(tiny_model):
 
 @pytest.fixture(scope="module")
 def tiny_mlstm():
-    from interp.mlstm import MLSTM
-    from interp.recurrent import MLSTMModel
+    from interp.models.mlstm import MLSTM
+    from interp.models.recurrent import MLSTMModel
 
     return MLSTMModel(MLSTM(d_hidden=32, seed=0), name="tiny-mlstm")
 

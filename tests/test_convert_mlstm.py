@@ -1,4 +1,4 @@
-"""The converters of the papers' own mLSTMs (interp.mlstm_convert), checked against NumPy
+"""The converters of the papers' own mLSTMs (interp.models.mlstm_convert), checked against NumPy
 re-implementations of their code: OpenAI's TensorFlow graph (encoder.py, utils.py of
 openai/generating-reviews-discovering-sentiment) and NVIDIA's mLSTM cell and RNNModel
 (model/RNN_utils/RNN/cells.py, model/model.py, data_utils/preprocess.py of
@@ -21,10 +21,10 @@ import torch
 from typer.testing import CliRunner
 
 from interp.cli import app
-from interp.mlstm import MLSTM, MLSTMConfig, MissingDependencyError, preprocess, preprocess_nvidia
-from interp.mlstm_convert import (LayoutError, convert_nvidia, convert_openai, inspect_openai, nvidia_layout,
+from interp.models.mlstm import MLSTM, MLSTMConfig, MissingDependencyError, preprocess, preprocess_nvidia
+from interp.models.mlstm_convert import (LayoutError, convert_nvidia, convert_openai, inspect_openai, nvidia_layout,
                                   openai_layout)
-from interp.recurrent import MLSTMModel
+from interp.models.recurrent import MLSTMModel
 
 REAL = Path(__file__).parent / "data" / "openai-mlstm"
 D = 64  # units of the synthetic models
@@ -569,7 +569,7 @@ def test_missing_unidecode_is_a_clear_error(tmp_path, monkeypatch):
 def test_converted_models_read_text_with_their_preprocessing(tmp_path, openai_converted):
     """The probes and the Model adapter tokenize with the scheme in the card."""
     pytest.importorskip("unidecode")
-    from interp.probes import extract_features
+    from interp.experiments.probe import extract_features
 
     torch.save(nested(nvidia_state_dict(vocab=257)), tmp_path / "mlstm.pt")
     nv = MLSTM.load(convert_nvidia(tmp_path / "mlstm.pt", tmp_path / "nv")).eval()

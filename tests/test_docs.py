@@ -52,7 +52,7 @@ def test_doc_example_runs(md, line, code, slow, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     threads = torch.get_num_threads()
     if slow:
-        from interp import zoo
+        from interp.models import zoo
 
         for name in zoo.REGISTRY:
             if re.search(rf"""["']{re.escape(name)}["']""", code):
@@ -76,7 +76,7 @@ def test_examples_found_and_fences_known():
 
 def test_fast_examples_use_no_pulled_model():
     """Examples in the default run build tiny random models; the pulled ones are for slow examples."""
-    from interp import zoo
+    from interp.models import zoo
 
     for p in EXAMPLES:
         md, line, code, slow = p.values

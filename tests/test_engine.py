@@ -11,8 +11,8 @@ from interp import positions as P
 from interp.directions import random_directions
 from interp.engine import Condition, LogitDiff, ProbeScore, from_config, merge_batches, run_sweep
 from interp.interventions import ActivationPatch, DirectionAblation, ResampleAblation
-from interp.mlstm import MLSTM
-from interp.recurrent import MLSTMModel
+from interp.models.mlstm import MLSTM
+from interp.models.recurrent import MLSTMModel
 from interp.runs import RunFolder, RunFolderError
 
 TEXTS = [f"this movie was {w}, i think. really {w} and {v}." for w in ("good", "bad", "fine", "awful", "great", "dull")
@@ -294,7 +294,7 @@ def test_a_run_that_fails_before_writing_leaves_no_claim(tmp_path):
 @pytest.mark.slow
 def test_ray_equals_local(tiny_model_dir):
     pytest.importorskip("ray")
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     model = TransformerModel.load(str(tiny_model_dir))
     ex = model.tokenize(TEXTS)
@@ -310,7 +310,7 @@ def test_ray_equals_local(tiny_model_dir):
 
 
 def test_ray_needs_a_loadable_model():
-    from interp.distributed import model_spec
+    from interp.engine.ray import model_spec
 
     with pytest.raises(ValueError, match="not loaded from a name or path"):
         model_spec(MLSTMModel(MLSTM(d_hidden=8, seed=0)))
@@ -320,7 +320,7 @@ def test_ray_needs_a_loadable_model():
 
 
 def test_dtype_reaches_the_model_and_projections_stay_float32(tiny_model_dir):
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     half = TransformerModel.load(str(tiny_model_dir), dtype="bfloat16")
     assert next(half.bridge.original_model.parameters()).dtype == torch.bfloat16
@@ -373,7 +373,7 @@ def test_two_conditions_that_do_the_same_thing_keep_their_own_scores(tiny_model,
 
 
 def test_a_model_that_cannot_replay_falls_back_to_full_runs(tiny_model_dir, examples, reader, monkeypatch):
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     model = TransformerModel.load(str(tiny_model_dir))
     conds = per_layer_conditions(model)

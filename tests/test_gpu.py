@@ -17,7 +17,7 @@ def _sweep(model):
 
 
 def test_cuda_float32_matches_the_cpu(tiny_model_dir):
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     cpu = _sweep(TransformerModel.load(str(tiny_model_dir)))
     gpu_model = TransformerModel.load(str(tiny_model_dir), device="cuda")
@@ -30,7 +30,7 @@ def test_cuda_float32_matches_the_cpu(tiny_model_dir):
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_half_precision_reaches_the_model_and_metrics_stay_float32(tiny_model_dir, dtype):
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     model = TransformerModel.load(str(tiny_model_dir), device="cuda", dtype=dtype)
     assert next(model.bridge.original_model.parameters()).dtype == getattr(torch, dtype)
@@ -42,7 +42,7 @@ def test_half_precision_reaches_the_model_and_metrics_stay_float32(tiny_model_di
 
 
 def test_device_map_auto_spreads_and_matches(tiny_model_dir):
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     model = TransformerModel.load(str(tiny_model_dir), device="cuda", device_map="auto")
     cpu = _sweep(TransformerModel.load(str(tiny_model_dir)))

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from interp.mlstm import (
+from interp.models.mlstm import (
     HOOK_NAMES,
     MLSTM,
     CheckpointMismatchError,
@@ -22,7 +22,7 @@ from interp.mlstm import (
     encode_batch,
     preprocess,
 )
-from interp.train_mlstm import evaluate_bpc, train_mlstm
+from interp.models.train_mlstm import evaluate_bpc, train_mlstm
 
 
 def _tokens(B=3, T=12, vocab=256, seed=0):
@@ -245,7 +245,7 @@ def test_backward_hook_fires_per_step(model):
 
 
 def test_no_hooks_costs_nothing_and_fast_path_used(model, monkeypatch):
-    import interp.mlstm as mod
+    import interp.models.mlstm as mod
 
     called = []
     monkeypatch.setattr(mod.MLSTM, "_scan_hooked", lambda self, *a, **k: called.append(1))

@@ -36,7 +36,7 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[dev]' (nbformat)")
     nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[dev]' (nbclient)")
     pytest.importorskip("ipykernel", reason="pip install -e '.[dev]' (ipykernel)")
-    from interp import zoo
+    from interp.models import zoo
 
     zoo.pull("smollm2-135m", progress=False)
     _kernel_spec(tmp_path / "jupyter")

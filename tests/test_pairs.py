@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from interp.mlstm import MLSTM
+from interp.models.mlstm import MLSTM
 from interp.pairs import PairLengthError, Pairs, sst_pairs, toy_pairs
-from interp.recurrent import MLSTMModel
+from interp.models.recurrent import MLSTMModel
 
 
 def test_toy_pairs_flip_the_adjective_only(tiny_model):

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from interp.interventions import ActivationPatch, orthonormal_basis, patch_subspace
-from interp.mlstm import MLSTM
+from interp.models.mlstm import MLSTM
 from interp.pairs import toy_pairs
-from interp.patching import (LogitDiff, PatchConfig, ProbeScore, denoising, denoising_per_pair, heatmap_figure,
+from interp.experiments.patch import (LogitDiff, PatchConfig, ProbeScore, denoising, denoising_per_pair, heatmap_figure,
                              patch_sweep, run_patch_toy)
-from interp.recurrent import MLSTMModel
+from interp.models.recurrent import MLSTMModel
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_patch_sweep_needs_aligned_pairs(tiny_model, pair_batches):
 
 def test_run_patch_toy_result(tiny_model, tmp_path):
     from interp import report
-    from interp.results import Result
+    from interp.report.results import Result
 
     res = run_patch_toy(tiny_model, PatchConfig(n_pairs=4, kinds=["resid_post", "attn_out"]), progress=False)
     assert {"resid_post", "attn_out", "resid_post:direction"} == set(res.data["grids"])

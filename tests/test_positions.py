@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from interp import positions as P
-from interp.model import Batch
+from interp.models.protocol import Batch
 
 
 def batch(*rows: list[str]) -> Batch:

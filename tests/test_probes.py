@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from interp import metrics
 from interp.cli import app
 from interp.directions import neuron
-from interp.mlstm import MLSTM, encode, preprocess
-from interp.probes import (
+from interp.models.mlstm import MLSTM, encode, preprocess
+from interp.experiments.probe import (
     C_GRID_L1,
     _standardise,
     bag_of_words,
@@ -31,8 +31,8 @@ from interp.probes import (
     unit_accuracies,
     untrained_like,
 )
-from interp.results import Result
-from interp.steer import check_hold, sample
+from interp.report.results import Result
+from interp.models.sample import check_hold, sample
 
 runner = CliRunner()
 PLANTED = 5

@@ -6,8 +6,8 @@ import torch
 from interp import positions as P
 from interp.directions import random_directions
 from interp.interventions import DirectionAblation
-from interp.mlstm import MLSTM
-from interp.recurrent import MLSTMModel, byte_pieces
+from interp.models.mlstm import MLSTM
+from interp.models.recurrent import MLSTMModel, byte_pieces
 
 TEXTS = ["Good, fun, and sweet.", "bad", "Crème brûlée, twice."]
 

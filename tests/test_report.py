@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import pytest
 
 from interp import report
-from interp.report import (
+from interp.report.html import (
     PLOTLY_CONFIG,
     PLOTLYJS_URL_HOSTS,
     format_cell,
@@ -26,7 +26,7 @@ from interp.report import (
     trace_rgb,
     write_report,
 )
-from interp.results import Result, Table, TokenTrace, file_sha256, make_manifest
+from interp.report.results import Result, Table, TokenTrace, file_sha256, make_manifest
 
 XSS = "<script>alert(1)</script>"
 MANIFEST_KEYS = {

@@ -27,7 +27,7 @@ def _ablate(model_dir, out, *extra):
 
 @pytest.fixture
 def no_model_load(monkeypatch):
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     def boom(*a, **k):
         raise AssertionError("a model was loaded before the bad input was refused")
@@ -105,7 +105,7 @@ def test_row5_an_unwritable_out_is_refused_before_any_work(tiny_model_dir, tmp_p
 
 
 def test_row5_ctrl_c_in_patch_after_the_heatmap_keeps_it(tiny_model_dir, tmp_path, monkeypatch):
-    import interp.summarize as S
+    import interp.experiments.summarize as S
 
     def stop(*a, **k):
         raise KeyboardInterrupt
@@ -127,7 +127,7 @@ def test_row5_ctrl_c_in_patch_after_the_heatmap_keeps_it(tiny_model_dir, tmp_pat
 def test_device_dtype_and_engine_options_reach_the_model(tiny_model_dir, tmp_path, monkeypatch):
     import torch
 
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     seen = {}
     real = TransformerModel.load.__func__

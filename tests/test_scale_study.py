@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from interp import metrics, zoo
+from interp import metrics
+
+from interp.models import zoo
 from interp.cli import app
 
 SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "scale_study.py"
@@ -41,10 +43,10 @@ def runs(tmp_path_factory):
                                  "--limit", "8", "--reference-n", "8", "--n-random", "2", "--positions", "all",
                                  "--n-boot", "20", "--no-progress", "--out", str(root / "a-find")])
     assert r.exit_code == 0, r.output
-    from interp.ablate import AblateConfig, run_ablate
+    from interp.experiments.ablate import AblateConfig, run_ablate
     from interp.judge import fit_judge
-    from interp.steer_transformer import SteerEvalConfig, run_steer_eval
-    from interp.transformer import TransformerModel
+    from interp.experiments.steer import SteerEvalConfig, run_steer_eval
+    from interp.models.transformer import TransformerModel
 
     cfg = AblateConfig(model=str(b), positions=["all", "commas"], limit=16, dev_limit=24, reference_n=8, n_random=2,
                        n_boot=50, protocol="tigges", tigges_splits=["dev"], tigges_limit=240, tigges_top_k=10_000,
@@ -71,7 +73,7 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
     assert script.main([*folders, "--out", str(out)]) == 0
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
     assert (out / "report.html").stat().st_size > 1000
-    from interp.results import Result
+    from interp.report.results import Result
 
     res = Result.load(out / "result.json", require_manifest=True)
     table = res.tables[0]

@@ -9,8 +9,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from interp import zoo
-    from interp.transformer import TransformerModel
+    from interp.models import zoo
+    from interp.models.transformer import TransformerModel
 
     zoo.pull("smollm2-135m", progress=False)
     return TransformerModel.load("smollm2-135m")
@@ -46,7 +46,7 @@ def test_massive_first_token_norm(smollm2):
 
 
 def test_small_ablate_run(smollm2):
-    from interp.ablate import AblateConfig, run_ablate
+    from interp.experiments.ablate import AblateConfig, run_ablate
 
     res = run_ablate(smollm2, AblateConfig(limit=64, dev_limit=128, reference_n=32, n_random=4, n_boot=200,
                                            layers=list(range(0, 30, 3))), progress=False)

@@ -1,4 +1,4 @@
-"""Steering transformers (interp.generate, interp.steer_transformer, `interp steer --model`) on the
+"""Steering transformers (interp.models.generate, interp.experiments.steer, `interp steer --model`) on the
 tiny random Llama: what the hooks add and where, that the KV-cached sampler matches plain
 generation and a full-recompute reference, that nothing stays attached, bad inputs, and the
 counted evaluation end to end."""
@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from interp import positions as P
 from interp.cli import app
 from interp.directions import Direction
-from interp.generate import generate, kv_cache, mean_token_loss
-from interp.steer_transformer import (AddVector, HoldUnit, SteerEvalConfig, parse_alphas, resolve_direction,
+from interp.models.generate import generate, kv_cache, mean_token_loss
+from interp.experiments.steer import (AddVector, HoldUnit, SteerEvalConfig, parse_alphas, resolve_direction,
                                       run_steer_eval, steer_site, typical_norm)
 
 runner = CliRunner()
@@ -129,7 +129,7 @@ def test_steering_acts_at_every_prompt_and_generated_position_but_the_first(tiny
     for row, prompt in enumerate(PROMPTS[:2]):
         ids = tiny_model.tokenize([prompt]).tokens[0].tolist()
         for _ in range(6):
-            from interp.model import Batch
+            from interp.models.protocol import Batch
 
             t = torch.tensor([ids])
             b = Batch(tokens=t, mask=torch.ones_like(t, dtype=torch.bool), texts=[""], pieces=[[""] * len(ids)])
@@ -262,7 +262,7 @@ def small_judge():
 
 def test_steer_eval_end_to_end_returns_the_structure(tiny_model, small_judge, tmp_path):
     from interp import report
-    from interp.results import Result
+    from interp.report.results import Result
 
     cfg = SteerEvalConfig(alphas=[-1, 0, 1], n_samples=4, max_new_tokens=5, n_random=2, norm_n=8, n_boot=50)
     before = _state(tiny_model)
@@ -318,8 +318,8 @@ def test_cli_eval_writes_result_and_report(tiny_model_dir, tmp_path, monkeypatch
 
 @pytest.mark.slow  # the pulled SmolLM2-135M
 def test_steered_sampling_on_smollm2_uses_the_cache_correctly():
-    from interp import zoo
-    from interp.transformer import TransformerModel
+    from interp.models import zoo
+    from interp.models.transformer import TransformerModel
 
     zoo.pull("smollm2-135m", progress=False)
     model = TransformerModel.load("smollm2-135m")

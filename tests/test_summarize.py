@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from interp import positions as P
 from interp.interventions import ResampleAblation, VectorAblation, derangement
-from interp.mlstm import MLSTM
-from interp.recurrent import MLSTMModel
-from interp.summarize import MLSTMSummarizeConfig, SummarizeConfig, run_summarize, run_summarize_mlstm
+from interp.models.mlstm import MLSTM
+from interp.models.recurrent import MLSTMModel
+from interp.experiments.summarize import MLSTMSummarizeConfig, SummarizeConfig, run_summarize, run_summarize_mlstm
 
 pytestmark = pytest.mark.filterwarnings("ignore:random control")
 
@@ -125,7 +125,7 @@ def test_summarization_table_has_every_selector_mode_and_control(small_run):
 
 def test_summarization_round_trip_and_report(small_run, tmp_path):
     from interp import report
-    from interp.results import Result
+    from interp.report.results import Result
 
     back = Result.load(small_run.save(tmp_path / "s.json"))
     assert back.data["conditions"].keys() == small_run.data["conditions"].keys()
@@ -177,7 +177,7 @@ def test_cli_patch_bad_options():
 
 def test_sentence_limits_zero_means_all_and_negative_is_an_error():
     from interp import data
-    from interp.summarize import _subsample
+    from interp.experiments.summarize import _subsample
 
     dev = data.sst("dev")
     assert len(_subsample(dev, 0, 0)) == len(dev) == len(_subsample(dev, None, 0))

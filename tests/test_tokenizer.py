@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from interp.mlstm import MLSTM, CheckpointMismatchError
+from interp.models.mlstm import MLSTM, CheckpointMismatchError
 from interp.positions import Commas, FullStops, SentimentWords
-from interp.probes import byte_trace
-from interp.recurrent import MLSTMModel, byte_pieces
-from interp.tokenizer import BPETokenizer, ByteTokenizer, train_bpe
-from interp.train_mlstm import evaluate_bpc, train_mlstm
+from interp.experiments.probe import byte_trace
+from interp.models.recurrent import MLSTMModel, byte_pieces
+from interp.models.tokenizer import BPETokenizer, ByteTokenizer, train_bpe
+from interp.models.train_mlstm import evaluate_bpc, train_mlstm
 
 REVIEWS = [
     "This movie was great, truly great. The acting was superb, the plot was tight.",
@@ -54,7 +54,7 @@ def test_bpe_round_trips_text_and_its_pieces_join_to_the_text(bpe):
 
 
 def test_byte_tokenizer_is_the_byte_model_encoding():
-    from interp.mlstm import encode
+    from interp.models.mlstm import encode
 
     t = ByteTokenizer()
     text = "naïve, café."
@@ -184,7 +184,7 @@ def test_byte_checkpoints_load_as_before(tmp_path):
 
 
 def _bpe_corpus(reviews):
-    from interp.mlstm import preprocess
+    from interp.models.mlstm import preprocess
 
     return b"".join(preprocess(r) for r in reviews)
 
@@ -241,7 +241,7 @@ def test_sampling_and_the_cli_refuse_what_they_cannot_do(bpe, tmp_path):
     from typer.testing import CliRunner
 
     from interp.cli import app
-    from interp.steer import sample
+    from interp.models.sample import sample
 
     with pytest.raises(ValueError, match="generates bytes"):
         sample(_bpe_model(bpe), prompt="A great", n_bytes=5)
@@ -252,7 +252,7 @@ def test_sampling_and_the_cli_refuse_what_they_cannot_do(bpe, tmp_path):
 
 
 def test_probe_report_runs_on_a_bpe_model_and_its_traces_show_token_pieces(bpe):
-    from interp.probes import probe_report, untrained_like
+    from interp.experiments.probe import probe_report, untrained_like
 
     m = _bpe_model(bpe).eval()
     assert untrained_like(m).tokenizer is bpe

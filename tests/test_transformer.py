@@ -7,7 +7,7 @@ import torch
 from interp import positions as P
 from interp.directions import Direction, random_directions
 from interp.interventions import DirectionAblation, set_projection
-from interp.model import UnknownSiteError
+from interp.models.protocol import UnknownSiteError
 from interp.tasks import SSTZeroShot
 
 TEXTS = [

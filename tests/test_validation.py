@@ -37,7 +37,7 @@ def _refused(r, *needles: str) -> str:
 @pytest.fixture
 def no_model_load(monkeypatch):
     """Any attempt to load a transformer fails the test: the refusal must come before."""
-    from interp.transformer import TransformerModel
+    from interp.models.transformer import TransformerModel
 
     def boom(*a, **k):
         raise AssertionError("a model was loaded before the bad input was refused")
@@ -67,8 +67,8 @@ def test_row6_limit_refused_before_the_model_loads(tiny_model_dir, no_model_load
 
 
 def test_row6_limit_api_no_negative_slicing(tiny_model):
-    from interp.ablate import AblateConfig, run_ablate
-    from interp.summarize import _subsample
+    from interp.experiments.ablate import AblateConfig, run_ablate
+    from interp.experiments.summarize import _subsample
     from interp.validate import InputError, check_limit
 
     with pytest.raises(InputError, match="at least 4"):
@@ -81,7 +81,7 @@ def test_row6_limit_api_no_negative_slicing(tiny_model):
 
 
 def test_row6_same_minimum_everywhere():
-    from interp.compare import CompareConfig
+    from interp.experiments.find import CompareConfig
     from interp.validate import MIN_LIMIT
 
     assert MIN_LIMIT == 4
@@ -183,7 +183,7 @@ def test_row10_patch_model_and_mlstm(tmp_path, no_model_load):
 
 
 def _saved_result(tmp_path):
-    from interp.results import Result, Table, make_manifest
+    from interp.report.results import Result, Table, make_manifest
 
     r = Result(kind="ablate", title="t", tables=[Table("tab", ["a", "b"], [[1, 2], [3, 4]])],
                manifest=make_manifest(command="interp ablate"))
@@ -272,8 +272,8 @@ def test_row14_model_folders(tmp_path, monkeypatch, no_model_load):
 
 
 def test_row14_broken_weights_are_an_interp_error(tmp_path, tiny_model_dir):
-    from interp.transformer import TransformerModel
-    from interp.zoo import ModelFolderError
+    from interp.models.transformer import TransformerModel
+    from interp.models.zoo import ModelFolderError
 
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model_dir, broken)
@@ -304,7 +304,7 @@ def test_row15_selector_without_a_match_is_one_line(tmp_path, monkeypatch, tiny_
 
 
 def _bad_checkpoints(tmp_path):
-    from interp.mlstm import MLSTM
+    from interp.models.mlstm import MLSTM
 
     good = MLSTM(d_hidden=16, d_embed=8, seed=0).save(tmp_path / "good" / "model")
     raw = good.read_bytes()
@@ -327,7 +327,7 @@ def test_row16_damaged_mlstm_checkpoint_in_every_command(tmp_path, kind):
 
 
 def test_row16_patch_mlstm_with_a_card_that_does_not_match(tmp_path):
-    from interp.mlstm import MLSTM
+    from interp.models.mlstm import MLSTM
 
     path = MLSTM(d_hidden=16, d_embed=8, seed=0).save(tmp_path / "m")
     card = json.loads((tmp_path / "m.json").read_text())
@@ -400,7 +400,7 @@ def test_row21_patch_writes_result_json(tiny_model_dir, tmp_path):
     r = runner.invoke(app, ["patch", "--model", str(tiny_model_dir), "--no-summary", "--pairs", "4", "--kinds",
                             "resid_post", "--no-progress", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    from interp.results import Result
+    from interp.report.results import Result
 
     res = Result.load(out / "result.json", require_manifest=True)
     assert res.kind == "patch" and "patch" in res.data and res.manifest["command"].startswith("interp patch")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from interp import zoo
+from interp.models import zoo
 
 SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "zero_shot_agreement.py"
 

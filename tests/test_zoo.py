@@ -1,4 +1,4 @@
-"""Tests for interp.zoo. The default run is offline and fast (random tiny models, fake files);
+"""Tests for interp.models.zoo. The default run is offline and fast (random tiny models, fake files);
 tests marked slow need the real pulled models (they pull them if missing: network + minutes)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp import zoo
+from interp.models import zoo
 
 torch.set_num_threads(2)
 

@@ -1,4 +1,4 @@
-"""Render :class:`~interp.results.Result` objects as one self-contained, offline HTML page.
+"""Render :class:`~interp.report.results.Result` objects as one self-contained, offline HTML page.
 
 ``render(results)`` gives one HTML page: a table of contents (each result, and under it its
 tables, figures and traces), then per result its title, summary, tables, plotly figures, token
@@ -78,7 +78,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
-from interp.results import Result, Table, TokenTrace, _figure_dict, to_jsonable
+from interp.report import results as _results
+from interp.report.results import Result, Table, TokenTrace, _figure_dict, to_jsonable
 
 __all__ = [
     "render",
@@ -349,7 +350,7 @@ def figure_html(fig: Any, div_id: str) -> str:
         raise RuntimeError(f"{div_id}: figure HTML has unbalanced <script> tags")
     missing = ("<script>if(!window.Plotly){var d=document.getElementById(%s);if(d){d.style.height='auto';"
                "d.textContent='(figure not drawn: plotly.js is not loaded in this page; in Jupyter call "
-               "interp.report.reset_notebook_plotlyjs() and display the result again)';}}</script>"
+               "interp.report.html.reset_notebook_plotlyjs() and display the result again)';}}</script>"
                % json.dumps(div_id))
     return f'<div class="fig">{out}{missing}</div>'
 
@@ -485,7 +486,7 @@ def render(results: Result | Iterable[Result], title: str = "interp report", *,
 def write_report(results: Result | Iterable[Result], path: str | Path, title: str = "interp report",
                  **kwargs: Any) -> Path:
     """Write :func:`render` output to ``path`` (parents created). Returns the path."""
-    from .runs import atomic_write_text
+    from interp.runs import atomic_write_text
 
     path = Path(path)
     return atomic_write_text(path, render(results, title=title, **kwargs))  # never half a page
@@ -560,3 +561,6 @@ def notebook_html(results: Result | Iterable[Result]) -> str:
         js = _plotlyjs_tags()
         _notebook_plotlyjs_sent = True
     return f'<div class="interp-report"><style>{CSS}</style>\n{js}{body}\n</div>'
+
+
+_results.set_view(sys.modules[__name__])

@@ -17,7 +17,7 @@ A **reader** says what per-example number is read from a run (:class:`LogitDiff`
 - **resumable**: given a :class:`~interp.runs.RunFolder`, each (condition group, example shard)
   cell is written atomically as it finishes and skipped when the same sweep runs again;
 - ``engine="ray"`` runs shards as Ray tasks on actors that each load the model once (see
-  :mod:`interp.distributed`); the merged outputs equal the local engine's.
+  :mod:`interp.engine.ray`); the merged outputs equal the local engine's.
 
 One progress bar covers the whole sweep (tokens/s and ETA).
 """
@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .model import Batch
-from .runs import RunFolder, atomic_write_bytes, stable_key
+from interp.models.protocol import Batch
+from interp.runs import RunFolder, atomic_write_bytes, stable_key
 
 log = logging.getLogger(__name__)
 
@@ -511,7 +511,7 @@ def run_sweep(
             if hasattr(iv, "reset_counts"):
                 iv.reset_counts()
     # one length-sorted order; one batch keeps the given order (e.g. clean/corrupted pairs)
-    from .tasks import batches as length_batches
+    from interp.tasks import batches as length_batches
 
     if n <= batch_size:
         order = np.arange(n)
@@ -557,7 +557,7 @@ def run_sweep(
     with tqdm(total=sum(cost(s, gs) for s, gs in todo), unit="tok", unit_scale=True, desc=desc,
               disable=not progress, dynamic_ncols=True) as bar:
         if engine == "ray" and todo:
-            from .distributed import run_ray
+            from interp.engine.ray import run_ray
 
             for (s, gs), out in run_ray(model, plan, todo, address=ray_address, workers=workers, stats=stats):
                 for g, cell in out.items():
