@@ -50,7 +50,7 @@ import numpy as np
 
 from interp import config
 from interp.config import DataNotFoundError
-from interp.report.results import file_sha256
+from interp.runs import file_sha256
 
 __all__ = [
     "DataFileError",

@@ -254,7 +254,7 @@ class LogisticDirection(DirectionFinder):
 
 
 def _unit_accuracies(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from interp.experiments.probe import unit_accuracies
+    from interp.metrics import unit_accuracies
 
     return unit_accuracies(X, y, balanced=False)
 

@@ -103,3 +103,34 @@ def bootstrap_mean(values: np.ndarray, n_boot: int = 2000, seed: int = 0, level:
     means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(1)
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(v.mean()), float(lo), float(hi)
+
+
+def unit_accuracies(X: np.ndarray, y: np.ndarray, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """For every unit (column of ``X``): the best accuracy of a threshold on it, either sign.
+
+    Returns ``(acc (d,), sign (d,))``: ``sign`` +1 when "above the cut = positive" is the better
+    rule, -1 when the flipped one is. Cuts lie between distinct values (as
+    :func:`interp.metrics.fit_threshold`'s), so a unit's value here equals the accuracy of
+    ``fit_threshold(sign * x, y, balanced)`` (vectorised over units).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y).astype(int)
+    n, d = X.shape
+    if len(y) != n or len(set(y.tolist())) < 2:
+        raise ValueError("unit_accuracies needs one label per row and both classes")
+    order = np.argsort(X, axis=0, kind="stable")
+    Xs = np.take_along_axis(X, order, 0)
+    pos = (y[order] == 1).astype(np.float64)
+    pos_below = np.vstack([np.zeros((1, d)), np.cumsum(pos, 0)])  # (n+1, d): positives among the k lowest
+    k = np.arange(n + 1, dtype=np.float64)[:, None]
+    neg_below = k - pos_below
+    P, N = float((y == 1).sum()), float((y != 1).sum())
+    if balanced:
+        acc = 0.5 * ((P - pos_below) / P + neg_below / N)  # predict positive above the cut
+    else:
+        acc = (neg_below + P - pos_below) / n
+    valid = np.ones((n + 1, d), dtype=bool)
+    valid[1:n] = Xs[:-1] < Xs[1:]
+    up = np.where(valid, acc, -np.inf).max(0)
+    down = np.where(valid, 1.0 - acc, -np.inf).max(0)
+    return np.maximum(up, down), np.where(up >= down, 1, -1)

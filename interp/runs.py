@@ -241,3 +241,31 @@ class RunFolder:
 
 __all__ = ["RunFolder", "RunFolderError", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "check_writable", "stable_key"]
+
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, cached on (path, mtime, size) so repeated calls don't re-read it.
+
+    A folder hashes to the sha256 of its sorted ``"relative/path\\0<file sha256>\\n"`` lines
+    (hidden files included, symlinks followed).
+    """
+    p = Path(path).resolve()
+    if p.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(x for x in p.rglob("*") if x.is_file()):
+            h.update(f"{f.relative_to(p).as_posix()}\0{file_sha256(f)}\n".encode())
+        return h.hexdigest()
+    st = p.stat()  # FileNotFoundError for a missing file, on purpose
+    key = (str(p), st.st_mtime_ns, st.st_size)
+    digest = _HASH_CACHE.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+        _HASH_CACHE[key] = digest
+    return digest

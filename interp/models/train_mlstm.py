@@ -54,7 +54,7 @@ import torch.nn.functional as F
 
 from interp import config
 from interp.models.mlstm import MLSTM, MLSTMConfig, _float_dtype, preprocess
-from interp.report.results import file_sha256
+from interp.runs import file_sha256
 
 __all__ = ["train_mlstm", "TrainResult", "build_imdb_corpus", "evaluate_bpc", "main"]
 

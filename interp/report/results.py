@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from interp.runs import file_sha256  # noqa: F401  (re-exported: results name their files by hash)
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 SCHEMA = "interp.result/1"
@@ -315,34 +317,8 @@ class Result:
 # the manifest
 
 # (resolved path, mtime_ns, size) -> sha256 hex; files are hashed once per change
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 _VERSION_PACKAGES = ("interp", "torch", "transformer_lens", "transformers", "numpy", "scikit-learn", "plotly")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, cached on (path, mtime, size) so repeated calls don't re-read it.
-
-    A folder hashes to the sha256 of its sorted ``"relative/path\\0<file sha256>\\n"`` lines
-    (hidden files included, symlinks followed).
-    """
-    p = Path(path).resolve()
-    if p.is_dir():
-        h = hashlib.sha256()
-        for f in sorted(x for x in p.rglob("*") if x.is_file()):
-            h.update(f"{f.relative_to(p).as_posix()}\0{file_sha256(f)}\n".encode())
-        return h.hexdigest()
-    st = p.stat()  # FileNotFoundError for a missing file, on purpose
-    key = (str(p), st.st_mtime_ns, st.st_size)
-    digest = _HASH_CACHE.get(key)
-    if digest is None:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        digest = h.hexdigest()
-        _HASH_CACHE[key] = digest
-    return digest
 
 
 def _package_version(name: str) -> str | None:
