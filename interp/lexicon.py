@@ -8,6 +8,22 @@ and both polarities are selected together.
 
 from __future__ import annotations
 
+#: The toy templates' words (:mod:`interp.tasks`): Tigges et al.'s single-token sentiment adjectives and verbs.
+POSITIVE_ADJECTIVES = [
+    "perfect", "fantastic", "delightful", "cheerful", "marvelous", "good", "remarkable", "wonderful",
+    "fabulous", "outstanding", "awesome", "exceptional", "incredible", "extraordinary", "amazing",
+    "lovely", "brilliant", "charming", "terrific", "superb", "spectacular", "great", "splendid",
+    "beautiful", "joyful", "excellent", "nice", "fun", "fine", "pleasant", "enjoyable", "magnificent",
+]
+NEGATIVE_ADJECTIVES = [
+    "dreadful", "bad", "dull", "depressing", "miserable", "tragic", "nasty", "inferior", "horrific",
+    "terrible", "awful", "disgusting", "disastrous", "horrendous", "annoying", "boring", "offensive",
+    "frustrating", "wretched", "dire", "poor", "sad", "ugly", "stupid", "pathetic", "weak", "lame",
+    "mediocre", "horrible", "hideous", "worst", "painful",
+]
+POSITIVE_VERBS = ["enjoyed", "loved", "liked", "adored", "appreciated", "admired"]
+NEGATIVE_VERBS = ["hated", "disliked", "despised", "loathed", "detested", "resented"]
+
 POSITIVE_WORDS = frozenset("""
 good great best better excellent wonderful fantastic amazing awesome brilliant superb outstanding
 terrific marvelous marvellous fabulous splendid magnificent remarkable exceptional extraordinary
@@ -38,8 +54,6 @@ unpleasant embarrassing embarrassed lousy crap garbage junk trash dumbest stinks
 
 def sentiment_words(extra: frozenset | set | None = None) -> frozenset:
     """The lexicon: :data:`POSITIVE_WORDS` | :data:`NEGATIVE_WORDS` | the toy-template words."""
-    from interp.tasks import NEGATIVE_ADJECTIVES, NEGATIVE_VERBS, POSITIVE_ADJECTIVES, POSITIVE_VERBS
-
     toy = {w.lower() for w in (*POSITIVE_ADJECTIVES, *NEGATIVE_ADJECTIVES, *POSITIVE_VERBS, *NEGATIVE_VERBS)}
     return frozenset(POSITIVE_WORDS | NEGATIVE_WORDS | toy | set(extra or ()))
 

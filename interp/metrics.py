@@ -134,3 +134,21 @@ def unit_accuracies(X: np.ndarray, y: np.ndarray, balanced: bool = False) -> tup
     up = np.where(valid, acc, -np.inf).max(0)
     down = np.where(valid, 1.0 - acc, -np.inf).max(0)
     return np.maximum(up, down), np.where(up >= down, 1, -1)
+
+
+def denoising_per_pair(clean, corrupt, patched) -> np.ndarray:
+    """Per pair ``(s_patched − s_corrupt)/(s_clean − s_corrupt)`` (NaN where clean = corrupt)."""
+    clean, corrupt, patched = (np.asarray(x, dtype=float) for x in (clean, corrupt, patched))
+    gap = clean - corrupt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(gap != 0, (patched - corrupt) / gap, np.nan)
+
+
+def denoising(clean, corrupt, patched) -> float:
+    """Pooled logit-difference denoising: 0 = corrupted, 1 = clean (see the module docstring)."""
+    clean, corrupt, patched = (np.asarray(x, dtype=float) for x in (clean, corrupt, patched))
+    sign = np.sign(clean - corrupt)
+    gap = float(np.sum(sign * (clean - corrupt)))
+    if gap == 0:
+        return float("nan")
+    return float(np.sum(sign * (patched - corrupt)) / gap)

@@ -16,7 +16,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from interp import positions as P
+from interp.lexicon import (  # noqa: F401  (re-exported: the toy templates' words)
+    NEGATIVE_ADJECTIVES, NEGATIVE_VERBS, POSITIVE_ADJECTIVES, POSITIVE_VERBS,
+)
 from interp.models.protocol import Batch
+from interp.engine.conditions import LogitDiff
+from interp.engine.shard import batches  # noqa: F401  (re-exported: length-sorted batches)
+from interp.engine.sweep import merge_batches, run_sweep
 
 PROMPTS: dict[str, tuple[str, str, str]] = {
     # name: (template, positive answer, negative answer)
@@ -24,12 +31,6 @@ PROMPTS: dict[str, tuple[str, str, str]] = {
     "very": ("{text} very", " positive", " negative"),
     "movie": ("{text} Overall the movie was just very", " good", " bad"),
 }
-
-
-def batches(n: int, lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Indices grouped into batches of similar token length (less padding), longest first."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 @dataclass
@@ -64,7 +65,6 @@ class SSTZeroShot:
 
     def reader(self, model):
         """The per-example number this task reads: the logit difference of its two answers."""
-        from interp.engine.sweep import LogitDiff
 
         pos_id, neg_id = self.answer_ids(model)
         return LogitDiff(pos_id, neg_id, self.positive, self.negative)
@@ -86,7 +86,6 @@ class SSTZeroShot:
         Runs through :func:`interp.engine.sweep.run_sweep` (``engine`` keywords: ``run``, ``engine``,
         ``prefix_reuse``, …); its stats are kept in ``self.last_stats``.
         """
-        from interp.engine.sweep import merge_batches, run_sweep
 
         if batches_ is None:
             from interp.validate import check_texts
@@ -105,21 +104,6 @@ class SSTZeroShot:
 
 # Words from Tigges et al. (2023)-style toy reviews; filtered to single tokens per tokenizer and
 # split into train and test halves so a direction is never judged on the words it was fit on.
-POSITIVE_ADJECTIVES = [
-    "perfect", "fantastic", "delightful", "cheerful", "marvelous", "good", "remarkable", "wonderful",
-    "fabulous", "outstanding", "awesome", "exceptional", "incredible", "extraordinary", "amazing",
-    "lovely", "brilliant", "charming", "terrific", "superb", "spectacular", "great", "splendid",
-    "beautiful", "joyful", "excellent", "nice", "fun", "fine", "pleasant", "enjoyable", "magnificent",
-]
-NEGATIVE_ADJECTIVES = [
-    "dreadful", "bad", "dull", "depressing", "miserable", "tragic", "nasty", "inferior", "horrific",
-    "terrible", "awful", "disgusting", "disastrous", "horrendous", "annoying", "boring", "offensive",
-    "frustrating", "wretched", "dire", "poor", "sad", "ugly", "stupid", "pathetic", "weak", "lame",
-    "mediocre", "horrible", "hideous", "worst", "painful",
-]
-POSITIVE_VERBS = ["enjoyed", "loved", "liked", "adored", "appreciated", "admired"]
-NEGATIVE_VERBS = ["hated", "disliked", "despised", "loathed", "detested", "resented"]
-
 TOY_TEMPLATE = "I thought this movie was{ADJ}, I{VRB} it. \nConclusion: This movie is"
 
 
@@ -296,3 +280,41 @@ def toy_dataset(model, part: str = "train", templates: Sequence[str] | None = No
                   [tnames[i] for i in keep],
                   info={"part": part, "templates": names, "words": words, "dropped": len(dropped),
                         "read_at": "last token of the adjective", "n": len(keep)})
+
+
+def reference_stats(model, task: "SSTZeroShot", texts, sites, selectors, *, progress=True):
+    """Mean activation per (selector, site) over ``texts``, and residual norms by position."""
+    sums = {sel.name: {s: torch.zeros(model.sites()[s], dtype=torch.float64) for s in sites} for sel in selectors}
+    counts = {sel.name: 0 for sel in selectors}
+    norm_first = {s: [] for s in sites}
+    norm_rest = {s: [] for s in sites}
+    for b in tqdm(task.make_batches(model, texts), desc="reference means", disable=not progress):
+        _, acts = model.run(b, read=sites)
+        masks = {sel.name: sel.mask(b) for sel in selectors}
+        rest = b.mask.clone()
+        rest[:, 0] = False
+        for s in sites:
+            a = acts[s].double()
+            for name, m in masks.items():
+                sums[name][s] += a[m].sum(0)
+            norms = a.norm(dim=-1)
+            norm_first[s].append(norms[:, 0])
+            norm_rest[s].append(norms[rest])
+        for name, m in masks.items():
+            counts[name] += int(m.sum())
+    means = {}
+    for name in sums:
+        if counts[name] == 0:
+            raise P.NoPositionsError(f"selector {name!r} matched nothing in the reference set")
+        means[name] = {s: (v / counts[name]).float() for s, v in sums[name].items()}
+    norms = {s: (float(torch.cat(norm_first[s]).mean()), float(torch.cat(norm_rest[s]).mean())) for s in sites}
+    return means, counts, norms
+
+
+def tigges_subset(correct0: np.ndarray, has_comma: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of sentences the model gets right and that contain a comma, classes balanced."""
+    keep = np.flatnonzero(correct0.astype(bool) & has_comma.astype(bool))
+    pos, neg = keep[labels[keep] == 1], keep[labels[keep] == 0]
+    n = min(len(pos), len(neg))
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)]))

@@ -183,3 +183,18 @@ def check_sweep_sizes(cfg: Any) -> None:
             check_count("--layers", L, minimum=0)
         if len(set(layers)) != len(list(layers)):
             raise InputError("--layers: a layer is given twice")
+
+
+def check_ablation_options(positions, modes, n_random, threshold=None, *, allowed: Sequence[str]) -> None:
+    """The checks every ablation sweep shares: known selectors, known modes (at least one), a
+    random control, and a known threshold rule; ValueError naming the bad value."""
+    from interp.positions import parse_list
+
+    parse_list(positions)
+    bad = [m for m in modes if m not in allowed]
+    if bad or not modes:
+        raise ValueError(f"unknown ablation mode(s) {bad or modes!r}; choose from {', '.join(allowed)}")
+    if n_random < 1:
+        raise ValueError("n_random must be at least 1: every number needs its random control")
+    if threshold is not None and threshold not in ("dev", "zero"):
+        raise ValueError(f"threshold must be 'dev' or 'zero', not {threshold!r}")

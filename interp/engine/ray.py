@@ -4,7 +4,7 @@
 :func:`model_spec` records when a model is loaded by name or path: zoo name, folder or hub name,
 device, dtype), receives the sweep's plan once (examples, conditions, reader), and runs the
 (shard, condition groups) it is handed with the same code as the local engine
-(:func:`interp.engine.sweep._run_shard`); the driver writes the returned cells into the run folder and
+(:func:`interp.engine.shard._run_shard`); the driver writes the returned cells into the run folder and
 merges them. On a GPU cluster each actor takes one GPU (``num_gpus=1``).
 
 Ray is an optional extra: ``pip install -e '.[ray]'``. ``address=None`` starts a local Ray
@@ -62,7 +62,7 @@ class _Worker:
         self.plan = plan
 
     def run(self, shard: int, groups: list[int]):
-        from interp.engine.sweep import _run_shard
+        from interp.engine.shard import _run_shard
 
         stats = {"forwards": 0, "layer_tokens": 0, "prefix_reuse": ""}
         cells = _run_shard(self.model, self.plan, shard, groups, stats)

@@ -29,8 +29,8 @@ import hashlib
 import io
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -39,203 +39,12 @@ from tqdm.auto import tqdm
 from interp.models.protocol import Batch
 from interp.runs import RunFolder, atomic_write_bytes, stable_key
 
+from interp.engine.conditions import (  # noqa: F401  (re-exported: the engine's public names, one import away)
+    Condition, LogitDiff, ProbeScore, as_conditions, from_config, reads_of, to_config,
+)
+from interp.engine.shard import _Plan, _run_shard, batches, start_point  # noqa: F401
+
 log = logging.getLogger(__name__)
-
-COUNTERS = ("touched", "examples_touched", "examples_seen")
-
-
-# ------------------------------------------------------------------------------------ readers
-
-
-@dataclass
-class LogitDiff:
-    """Score = logit(positive answer) − logit(negative answer) at the last real token."""
-
-    positive_id: int
-    negative_id: int
-    positive: str = ""
-    negative: str = ""
-    read: tuple = ()
-
-    @classmethod
-    def from_words(cls, model, positive: str = " good", negative: str = " bad") -> "LogitDiff":
-        return cls(model.single_token(positive), model.single_token(negative), positive, negative)
-
-    def __call__(self, batch: Batch, logits: torch.Tensor, acts: dict) -> torch.Tensor:
-        return (logits[:, self.positive_id].float() - logits[:, self.negative_id].float()).cpu()
-
-
-@dataclass
-class ProbeScore:
-    """Score = a linear probe's decision value ``w · x + b`` on the state read at ``site`` after the
-    last real token (the mLSTM's final ``c`` or ``h``)."""
-
-    site: str
-    weight: torch.Tensor
-    bias: float = 0.0
-
-    @property
-    def read(self) -> tuple:
-        return (self.site,)
-
-    def __call__(self, batch: Batch, logits: torch.Tensor, acts: dict) -> torch.Tensor:
-        a = acts[self.site]
-        final = a[torch.arange(len(batch), device=a.device), batch.last.to(a.device)].float().cpu()
-        return final @ self.weight.float() + float(self.bias)
-
-
-Reader = Callable[[Batch, torch.Tensor, dict], torch.Tensor]
-
-
-def reads_of(reader) -> list[str]:
-    return list(getattr(reader, "read", ()) or ())
-
-
-# ------------------------------------------------------------------------- serialisable data
-
-
-def _tensor_digest(t: torch.Tensor) -> str:
-    t = t.detach().cpu().contiguous()
-    return hashlib.sha256(str(tuple(t.shape)).encode() + str(t.dtype).encode() + t.numpy().tobytes()).hexdigest()[:16]
-
-
-def to_config(obj: Any, *, values: bool = True) -> Any:
-    """A JSON-able description of an intervention, selector or reader (dataclasses field by
-    field; tensors as shape, dtype, digest and, with ``values``, their numbers)."""
-    if isinstance(obj, torch.Tensor):
-        out = {"__tensor__": list(obj.shape), "dtype": str(obj.dtype).replace("torch.", ""), "sha": _tensor_digest(obj)}
-        if values:
-            out["values"] = obj.detach().cpu().float().tolist() if obj.is_floating_point() else obj.detach().cpu().tolist()
-        return out
-    if isinstance(obj, np.ndarray):
-        return to_config(torch.as_tensor(obj), values=values)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        d = {"__type__": f"{type(obj).__module__}.{type(obj).__qualname__}"}
-        for f in dataclasses.fields(obj):
-            if not f.init or f.name.startswith("_"):
-                continue
-            d[f.name] = to_config(getattr(obj, f.name), values=values)
-        return d
-    if isinstance(obj, dict):
-        return {str(k): to_config(v, values=values) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_config(v, values=values) for v in obj]
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if callable(obj):
-        return {"__callable__": getattr(obj, "__qualname__", repr(obj))}
-    return {"__repr__": repr(obj)}
-
-
-def from_config(cfg: Any) -> Any:
-    """Inverse of :func:`to_config` (with values): rebuilds interventions, selectors, readers."""
-    import importlib
-
-    if isinstance(cfg, list):
-        return [from_config(v) for v in cfg]
-    if not isinstance(cfg, dict):
-        return cfg
-    if "__tensor__" in cfg:
-        if "values" not in cfg:
-            raise ValueError("this configuration was saved without tensor values; it cannot be rebuilt")
-        return torch.tensor(cfg["values"], dtype=getattr(torch, cfg["dtype"])).reshape(cfg["__tensor__"])
-    if "__callable__" in cfg or "__repr__" in cfg:
-        raise ValueError(f"cannot rebuild {cfg} from JSON (a callable or opaque object)")
-    if "__type__" in cfg:
-        module, _, name = cfg["__type__"].rpartition(".")
-        if not module.startswith("interp."):
-            raise ValueError(f"refusing to rebuild a non-interp type {cfg['__type__']!r}")
-        cls = getattr(importlib.import_module(module), name)
-        return cls(**{k: from_config(v) for k, v in cfg.items() if k != "__type__"})
-    return {k: from_config(v) for k, v in cfg.items()}
-
-
-@dataclass
-class Condition:
-    """A name plus the interventions that define it.
-
-    ``rows``: indices of the examples the condition can change (e.g. those with a comma for an
-    ablation at commas); the others keep the baseline's score without a run. ``meta``: labels
-    for the experiment's tables (mode, positions, what), not part of the key.
-    """
-
-    name: str
-    interventions: list = field(default_factory=list)
-    rows: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.interventions = list(self.interventions)
-        if self.rows is not None:
-            self.rows = np.unique(np.asarray(self.rows, dtype=np.int64))
-
-    def to_dict(self, *, values: bool = True) -> dict:
-        return {"name": self.name, "interventions": [to_config(iv, values=values) for iv in self.interventions],
-                "rows": None if self.rows is None else self.rows.tolist(), "meta": to_config(self.meta, values=values)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Condition":
-        return cls(d["name"], [from_config(c) for c in d["interventions"]],
-                   rows=None if d.get("rows") is None else np.asarray(d["rows"]), meta=d.get("meta") or {})
-
-    @property
-    def key(self) -> str:
-        d = self.to_dict(values=False)
-        d.pop("meta")
-        d.pop("name")  # what the condition does, not what it is called
-        return stable_key(d)
-
-    @property
-    def sites(self) -> list[str]:
-        return [iv.site for iv in self.interventions]
-
-
-def as_conditions(conditions) -> list[Condition]:
-    """A list of :class:`Condition`, or the older ``{name: [interventions]}`` mapping."""
-    if isinstance(conditions, dict):
-        return [c if isinstance(c, Condition) else Condition(name, c) for name, c in conditions.items()]
-    out = list(conditions)
-    if not all(isinstance(c, Condition) for c in out):
-        raise TypeError("conditions must be Condition objects or a {name: [interventions]} dict")
-    names = [c.name for c in out]
-    if len(set(names)) != len(names):
-        raise ValueError(f"condition names repeat: {sorted({n for n in names if names.count(n) > 1})}")
-    return out
-
-
-# ---------------------------------------------------------------------------- model helpers
-
-
-def start_point(model, bound: Sequence[tuple], reads: Sequence[str], batch: Batch) -> int:
-    """Where a run of these bound interventions can start: the model's ``start_point`` (a layer
-    for transformers, a time step for the mLSTM), 0 when it has none."""
-    fn = getattr(model, "start_point", None)
-    return 0 if fn is None or not bound else int(fn(bound, reads, batch))
-
-
-def _check_prefix(model, batch: Batch, prefixes: dict, full: torch.Tensor, reads: Sequence[str] = ()) -> tuple[bool, str]:
-    """Does starting from the deepest of ``prefixes`` (layers, or steps for the mLSTM) give the full
-    run's logits ``full`` (from the same capture)? Checked once per model; the verdict is kept."""
-    cache = getattr(model, "_prefix_checked", None)
-    if cache is not None:
-        return cache
-    try:
-        replay, _ = model.run(batch, start=prefixes[max(prefixes)], read=reads)
-        if torch.equal(full, replay):
-            verdict = (True, "checked: equal to the full run")
-        else:
-            diff = float((full.float() - replay.float()).abs().max())
-            scale = float(full.float().abs().max()) or 1.0
-            ok = diff <= 1e-4 * scale and full.device.type != "cpu"
-            verdict = (ok, f"replay differs from the full run by {diff:.3g}" + (" (accepted off CPU)" if ok else ""))
-    except Exception as e:  # an architecture whose decoder loop does not allow the replay
-        verdict = (False, f"{type(e).__name__}: {e}")
-    model._prefix_checked = verdict
-    if not verdict[0]:
-        log.warning("prefix reuse is off for %s (%s): every condition runs the full model", model.name, verdict[1])
-    return verdict
 
 
 # ------------------------------------------------------------------------------------ sweep
@@ -256,182 +65,6 @@ class SweepOutput:
 
     def keys(self):
         return self.scores.keys()
-
-
-@dataclass
-class _Plan:
-    """Everything a shard needs, computed once (and shipped once to each Ray actor)."""
-
-    examples: Batch
-    conditions: list[Condition]
-    reader: Reader
-    batch_size: int
-    max_rows: int
-    prefix_reuse: bool
-    shards: list[np.ndarray]  # example indices of each shard, in run order
-    groups: list[list[int]]  # condition indices of each group
-
-
-def _batched(idx: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """``idx`` (already in length order) cut into batches of ``batch_size``."""
-    return [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
-
-
-class _Sliced:
-    """An intervention fn applied to rows ``[lo, hi)`` of a stacked run only."""
-
-    def __init__(self, fn, lo: int, hi: int, batch: Batch):
-        self.fn, self.lo, self.hi, self.batch = fn, lo, hi, batch
-
-    def __call__(self, act: torch.Tensor, where: torch.Tensor, batch: Batch) -> torch.Tensor:
-        part = self.fn(act[self.lo : self.hi], where[self.lo : self.hi], self.batch)
-        return torch.cat([act[: self.lo], part.to(act.dtype), act[self.hi :]], 0)
-
-
-def _stacked_where(where: torch.Tensor | None, sub: Batch, lo: int, total: int, width: int) -> torch.Tensor:
-    full = torch.zeros(total, width, dtype=torch.bool)
-    w = sub.mask.bool() if where is None else where.bool().cpu() & sub.mask.bool()
-    full[lo : lo + len(sub), : w.shape[1]] = w
-    return full
-
-
-def _counters(iv) -> dict:
-    return {k: int(getattr(iv, k)) for k in COUNTERS if hasattr(iv, k)}
-
-
-def _run_shard(model, plan: _Plan, shard: int, groups: Sequence[int], stats: dict, bar=None) -> dict[int, dict]:
-    """Run the conditions of ``groups`` on the examples of ``shard``; one cell per group:
-    ``{"ids": (m,), "scores": {name: (m,)}, "counts": {name: [counter dicts]}}`` (names are unique
-    in a sweep; two conditions that do the same thing keep their own entries)."""
-    reader, reads = plan.reader, reads_of(plan.reader)
-    idx_all = plan.shards[shard]
-    conds = [plan.conditions[i] for g in groups for i in plan.groups[g]]
-    cells = {g: {"ids": idx_all.copy(), "scores": {plan.conditions[i].name: np.full(len(idx_all), np.nan) for i in plan.groups[g]},
-                 "counts": {plan.conditions[i].name: [dict.fromkeys(COUNTERS, 0) for _ in plan.conditions[i].interventions]
-                            for i in plan.groups[g]}}
-             for g in groups}
-    cell_of = {plan.conditions[i].name: cells[g] for g in groups for i in plan.groups[g]}
-    pos_in_shard = {int(e): j for j, e in enumerate(idx_all)}
-    use_prefix = plan.prefix_reuse and hasattr(model, "capture")
-
-    def put(c: Condition, ids: np.ndarray, values: np.ndarray) -> None:
-        cell_of[c.name]["scores"][c.name][[pos_in_shard[int(e)] for e in ids]] = values
-
-    def forward(run_batch: Batch, ivs, start_from=None):
-        kw = {} if start_from is None else {"start": start_from}
-        logits, acts = model.run(run_batch, interventions=ivs, read=reads, **kw)
-        stats["forwards"] += 1
-        stats["layer_tokens"] += _cost(model, run_batch, start_from)
-        return reader(run_batch, logits, acts).numpy()
-
-    for bidx in _batched(idx_all, plan.batch_size):
-        batch = plan.examples.select(bidx) if len(bidx) < len(plan.examples) else plan.examples
-        ids = batch.ids.numpy()
-        # the rows of this batch each condition runs on
-        by_rows: dict[tuple | None, list[Condition]] = {}
-        for c in conds:
-            local = None
-            if c.rows is not None:
-                local = np.flatnonzero(np.isin(ids, c.rows))
-                if len(local) == len(batch):
-                    local = None
-            by_rows.setdefault(None if local is None else tuple(local.tolist()), []).append(c)
-        baseline = None
-        for rows_key, cs in by_rows.items():
-            if rows_key == ():  # no example of this batch can change: the baseline's scores below
-                continue
-            sub = batch if rows_key is None else batch.select(list(rows_key))
-            # bind each condition to this sub-batch; group by (start point, sites): each group
-            # stacks into shared forwards
-            jobs: dict[tuple, list[tuple[Condition, list, list]]] = {}
-            for c in cs:
-                before = [_counters(iv) for iv in c.interventions]
-                bound = [iv.bind(sub, model) for iv in c.interventions]
-                start = start_point(model, bound, reads, sub) if use_prefix else 0
-                jobs.setdefault((start, tuple(c.sites)), []).append((c, bound, before))
-            starts = sorted({L for (L, _) in jobs if L > 0})
-            prefixes, captured = _prefixes(model, sub, starts, reads, stats)
-            if captured is not None and rows_key is None:
-                baseline = reader(sub, *captured).numpy()
-            for (L, _), items in jobs.items():
-                if rows_key is None and baseline is not None:  # nothing to intervene on: the captured run
-                    for c, _, _ in [it for it in items if not it[0].interventions]:
-                        put(c, ids, baseline)
-                        if bar is not None:
-                            bar.update(int(sub.mask.sum()))
-                    items = [it for it in items if it[0].interventions]
-                per = max(1, plan.max_rows // len(sub))  # max_rows 0: no stacking
-                for start in range(0, len(items), per):
-                    chunk = items[start : start + per]
-                    if len(chunk) == 1:
-                        run_batch, ivs = sub, chunk[0][1]
-                    else:
-                        m = len(sub)
-                        run_batch = sub.select(torch.arange(m).repeat(len(chunk)))
-                        ivs = [(site, _stacked_where(where, sub, j * m, len(run_batch), run_batch.mask.shape[1]),
-                                _Sliced(fn, j * m, (j + 1) * m, sub))
-                               for j, (_, bound, _) in enumerate(chunk) for site, where, fn in bound]
-                    p = prefixes.get(L) if L > 0 else None
-                    if p is not None and len(chunk) > 1:
-                        p = p.tile(len(chunk))
-                    scores = forward(run_batch, ivs, p).reshape(len(chunk), len(sub))
-                    for j, (c, _, before) in enumerate(chunk):
-                        put(c, sub.ids.numpy(), scores[j])
-                        if not c.interventions and rows_key is None:
-                            baseline = scores[j]
-                        for k, iv in enumerate(c.interventions):
-                            for name, v in _counters(iv).items():
-                                cell_of[c.name]["counts"][c.name][k][name] += v - before[k].get(name, 0)
-                    if bar is not None:
-                        bar.update(int(sub.mask.sum()) * len(chunk))
-        # rows a condition cannot change take the baseline's score
-        at = np.asarray([pos_in_shard[int(e)] for e in ids])
-        missing = [(c, np.isnan(cell_of[c.name]["scores"][c.name][at])) for c in conds]
-        missing = [(c, m) for c, m in missing if m.any()]
-        if missing:
-            if baseline is None:
-                baseline = forward(batch, [])
-            for c, m in missing:
-                cell_of[c.name]["scores"][c.name][at[m]] = baseline[m]
-    return cells
-
-
-def _prefixes(model, batch: Batch, starts: list[int], reads: Sequence[str], stats: dict):
-    """One un-intervened run of ``batch`` that keeps the prefix of every start point (and is the
-    batch's baseline): ``({start: prefix}, (logits, acts))``. ``({}, None)`` when there is nothing to
-    start late or the model cannot replay; then every condition runs in full and ``stats`` says why."""
-    cached = getattr(model, "_prefix_checked", None)
-    if not starts:
-        return {}, None
-    if cached is not None and not cached[0]:
-        stats["prefix_reuse"] = f"off: {cached[1]}"
-        return {}, None
-    try:
-        logits, acts, prefixes = model.capture(batch, starts, read=reads)
-    except Exception as e:  # an architecture whose decoder cannot be replayed
-        model._prefix_checked = (False, f"{type(e).__name__}: {e}")
-        log.warning("prefix reuse is off for %s (%s): every condition runs the full model", model.name, e)
-        stats["prefix_reuse"] = f"off: {model._prefix_checked[1]}"
-        return {}, None
-    stats["forwards"] += 1
-    stats["layer_tokens"] += _cost(model, batch, None)
-    ok, why = _check_prefix(model, batch, prefixes, logits, reads)
-    stats["prefix_reuse"] = why if ok else f"off: {why}"
-    return (prefixes if ok else {}), (logits, acts)
-
-
-def _cost(model, batch: Batch, start) -> int:
-    """Layer × token passes of one forward (a transformer started at layer L skips L layers; an
-    mLSTM started at step t skips the steps before t)."""
-    if start is None:
-        return int(batch.mask.sum()) * model_layers(model)
-    if hasattr(start, "layer"):
-        return int(batch.mask.sum()) * (model_layers(model) - start.layer)
-    return int(batch.mask[:, start.step:].sum())
-
-
-def model_layers(model) -> int:
-    return int(getattr(model, "n_layers", 1) or 1)
 
 
 def sweep_key(examples: Batch, conditions: Sequence[Condition], reader, batch_size: int, max_rows: int) -> str:
@@ -511,12 +144,11 @@ def run_sweep(
             if hasattr(iv, "reset_counts"):
                 iv.reset_counts()
     # one length-sorted order; one batch keeps the given order (e.g. clean/corrupted pairs)
-    from interp.tasks import batches as length_batches
 
     if n <= batch_size:
         order = np.arange(n)
     else:
-        order = np.concatenate(length_batches(n, examples.lengths.tolist(), batch_size))
+        order = np.concatenate(batches(n, examples.lengths.tolist(), batch_size))
     shard_size = shard_size or batch_size * 8
     shards = [order[i : i + shard_size] for i in range(0, n, shard_size)]
     groups = [list(range(i, min(i + group_size, len(conds)))) for i in range(0, len(conds), group_size)]
@@ -618,4 +250,4 @@ def merge_batches(batches: Sequence[Batch]) -> Batch:
 
 
 __all__ = ["Condition", "LogitDiff", "ProbeScore", "SweepOutput", "run_sweep", "merge_batches", "to_config",
-           "from_config", "as_conditions", "sweep_key", "start_point"]
+           "from_config", "as_conditions", "sweep_key", "start_point", "reads_of"]

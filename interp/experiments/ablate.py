@@ -33,8 +33,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
-from typing import ClassVar, Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -43,11 +42,15 @@ from tqdm.auto import tqdm
 from interp import data as datasets
 from interp import metrics, positions as P
 from interp.directions import Direction, load_folder, random_directions
-from interp.finders import FIT_METHODS, FittedDirections, check_fit_options, fit_directions
+from interp.finders import FIT_METHODS, FittedDirections, fit_directions
 from interp.interventions import DirectionAblation, LeaceErasure
 from interp.report.results import Result, Table, TokenTrace, make_manifest
-from interp.tasks import SSTZeroShot
-from interp.validate import check_sweep_sizes
+from interp.report.figures import removed_bars  # noqa: F401  (re-exported)
+from interp.tasks import SSTZeroShot, reference_stats, tigges_subset  # noqa: F401  (re-exported)
+from interp.experiments.options import PROTOCOLS, AblationOptions, check_directions_option  # noqa: F401
+from interp.validate import check_ablation_options
+
+check_options = check_ablation_options  # the old name, re-exported
 
 log = logging.getLogger(__name__)
 
@@ -55,78 +58,8 @@ RANDOM_WARN = 0.05  # warn when a random direction removes more than this share
 
 
 @dataclass
-class AblateConfig:
-    model: str = "smollm2-135m"
-    prompt: str = "very"
-    positions: list[str] = field(default_factory=lambda: ["all", "commas"])
-    modes: list[str] = field(default_factory=lambda: ["mean"])
-    site: str = "resid_post"
-    layers: list[int] | None = None  # None: every layer
-    n_random: int = 8
-    reference_n: int = 256
-    split: str = "test"
-    limit: int | None = None
-    dev_limit: int | None = None
-    batch_size: int = 32
-    seed: int = 0
-    n_boot: int = 2000
-    skip_first: bool = True
-    threshold: str = "dev"  # "dev" (fitted on SST dev, balanced accuracy) or "zero"
-    per_layer: bool = False  # one condition per layer (a row each) instead of all layers at once
-    #: a finder name (FIT_METHODS) or a folder of saved directions; None: the protocol's own
-    #: (mean_diff for the default protocol, das for the Tigges protocol)
-    directions: str | None = None
-    direction_method: str | None = None  # with a folder: keep only directions of this method
-    fit_data: str = "toy"  # what a named finder is fit on (interp.finders.FIT_DATA)
-    fit_limit: int | None = 1000  # SST train sentences for fit_data="sst_last"
-    protocol: str = "default"  # "default", or "tigges": Tigges et al.'s protocol beside the default
-    tigges_splits: list[str] = field(default_factory=lambda: ["train", "dev", "test"])
-    tigges_top_k: int = 10
-    tigges_limit: int | None = None  # N random sentences of the pooled splits (quick runs)
-    das_steps: int = 200
-    das_lr: float = 0.01
-    das_batch: int = 32
-    das_pairs: int | None = None
-
-    #: the modes :meth:`validate` accepts (a subclass may widen them)
-    modes_allowed: ClassVar[tuple[str, ...]] = ("project", "mean")
-
-    def validate(self) -> "AblateConfig":
-        """Check names before any model is loaded; ValueError naming the bad value."""
-        SSTZeroShot(prompt=self.prompt)
-        check_options(self.positions, self.modes, self.n_random, self.threshold, allowed=self.modes_allowed)
-        check_sweep_sizes(self)
-        check_directions_option(self.directions, self.fit_data)
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {self.protocol!r}; choose from {', '.join(PROTOCOLS)}")
-        if self.protocol == "tigges":
-            bad = [s for s in self.tigges_splits if s not in ("train", "dev", "test")]
-            if bad or not self.tigges_splits:
-                raise ValueError(f"tigges_splits must be among train, dev, test; got {bad or self.tigges_splits!r}")
-            if self.tigges_top_k < 1:
-                raise ValueError("tigges_top_k must be at least 1")
-            if self.directions is None:
-                check_fit_options("das", "toy")
-        return self
-
-
-PROTOCOLS = ("default", "tigges")
-
-
-def check_directions_option(directions: str | None, fit_data: str) -> None:
-    """``directions`` is None, a finder name (with a known ``fit_data``) or an existing folder;
-    ValueError / FileNotFoundError naming the problem."""
-    from pathlib import Path
-
-    if directions is None:
-        check_fit_options("mean_diff", fit_data)
-        return
-    if directions in FIT_METHODS:
-        check_fit_options(directions, fit_data)
-        return
-    if not Path(directions).is_dir():
-        raise FileNotFoundError(f"--directions {directions!r} is neither a finder ({', '.join(FIT_METHODS)}) nor a "
-                                "folder of saved directions")
+class AblateConfig(AblationOptions):
+    """The settings of ``interp ablate`` (every field is :class:`interp.experiments.options.AblationOptions`'s)."""
 
 
 def get_directions(model, sites: list[str], spec: str, cfg, *, n_random_erasers: int = 0,
@@ -148,53 +81,11 @@ def get_directions(model, sites: list[str], spec: str, cfg, *, n_random_erasers:
     return FittedDirections(dirs, {}, {}, info)
 
 
-def check_options(positions, modes, n_random, threshold=None, *, allowed: Sequence[str]) -> None:
-    """The checks every ablation sweep shares: known selectors, known modes (at least one), a
-    random control, and a known threshold rule; ValueError naming the bad value."""
-    P.parse_list(positions)
-    bad = [m for m in modes if m not in allowed]
-    if bad or not modes:
-        raise ValueError(f"unknown ablation mode(s) {bad or modes!r}; choose from {', '.join(allowed)}")
-    if n_random < 1:
-        raise ValueError("n_random must be at least 1: every number needs its random control")
-    if threshold is not None and threshold not in ("dev", "zero"):
-        raise ValueError(f"threshold must be 'dev' or 'zero', not {threshold!r}")
-
-
 def fit_toy_directions(model, sites: list[str], *, progress: bool = True) -> tuple[dict[str, Direction], dict]:
     """Mean-difference direction per site from toy train prompts, scored on toy test prompts
     (:func:`interp.finders.fit_directions` with ``mean_diff`` on ``toy``)."""
     fitted = fit_directions(model, sites, "mean_diff", "toy", progress=progress)
     return fitted.directions, fitted.info
-
-
-def reference_stats(model, task: SSTZeroShot, texts, sites, selectors, *, progress=True):
-    """Mean activation per (selector, site) over ``texts``, and residual norms by position."""
-    sums = {sel.name: {s: torch.zeros(model.sites()[s], dtype=torch.float64) for s in sites} for sel in selectors}
-    counts = {sel.name: 0 for sel in selectors}
-    norm_first = {s: [] for s in sites}
-    norm_rest = {s: [] for s in sites}
-    for b in tqdm(task.make_batches(model, texts), desc="reference means", disable=not progress):
-        _, acts = model.run(b, read=sites)
-        masks = {sel.name: sel.mask(b) for sel in selectors}
-        rest = b.mask.clone()
-        rest[:, 0] = False
-        for s in sites:
-            a = acts[s].double()
-            for name, m in masks.items():
-                sums[name][s] += a[m].sum(0)
-            norms = a.norm(dim=-1)
-            norm_first[s].append(norms[:, 0])
-            norm_rest[s].append(norms[rest])
-        for name, m in masks.items():
-            counts[name] += int(m.sum())
-    means = {}
-    for name in sums:
-        if counts[name] == 0:
-            raise P.NoPositionsError(f"selector {name!r} matched nothing in the reference set")
-        means[name] = {s: (v / counts[name]).float() for s, v in sums[name].items()}
-    norms = {s: (float(torch.cat(norm_first[s]).mean()), float(torch.cat(norm_rest[s]).mean())) for s in sites}
-    return means, counts, norms
 
 
 def ablation(model, fitted: FittedDirections, site: str, layer: int, sel, mode: str, what: str, n_random: int,
@@ -210,15 +101,6 @@ def ablation(model, fitted: FittedDirections, site: str, layer: int, sel, mode: 
     vecs = fitted.directions[site].vector if what == "direction" else random_directions(
         model.sites()[site], n_random, seed=seed * 100_003 + layer)
     return DirectionAblation(site, vecs, sel, mode=mode, reference_mean=reference_mean, label=f"{what}@{site}")
-
-
-def tigges_subset(correct0: np.ndarray, has_comma: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
-    """Indices of sentences the model gets right and that contain a comma, classes balanced."""
-    keep = np.flatnonzero(correct0.astype(bool) & has_comma.astype(bool))
-    pos, neg = keep[labels[keep] == 1], keep[labels[keep] == 0]
-    n = min(len(pos), len(neg))
-    rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)]))
 
 
 def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = True, command: str | None = None,
@@ -632,32 +514,6 @@ def protocols_table(cfg, default_rows, base, n_default, threshold, spec, fitted,
         caption=(f"default: SST {cfg.split}, prompt {cfg.prompt!r}, threshold {threshold:.3f} fitted on dev; "
                  f"tigges: Tigges et al.'s population, prompt 'Review Sentiment:', threshold 0 (see its table). "
                  "Every layer's direction at its hook_resid_post, all layers at once, in both."))
-
-
-def removed_bars(rows: dict, keys: list[tuple[str, str]], title: str, height: int = 460) -> dict:
-    """Grouped bars: % removed per (label, condition prefix), direction vs random, full test vs Tigges
-    protocol, with bootstrap intervals. ``rows`` maps ``"<prefix>:direction"`` / ``"<prefix>:random"`` (or
-    ``"<prefix>:vector"``, shown as the direction) to a condition's row; missing prefixes are skipped."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for what, colour in (("direction", "#1f77b4"), ("random", "#aaaaaa")):
-        for key, suffix, pattern in (("removed", "full test", ""), ("tigges_removed", "Tigges protocol", "/")):
-            xs, ys, lo, hi = [], [], [], []
-            for label, prefix in keys:
-                e = rows.get(f"{prefix}:{what}") or (rows.get(f"{prefix}:vector") if what == "direction" else None)
-                if e is None:
-                    continue
-                xs.append(label)
-                ys.append(e[key])
-                lo.append(e[key] - e[key + "_ci"][0])
-                hi.append(e[key + "_ci"][1] - e[key])
-            fig.add_bar(name=f"{what} ({suffix})", x=xs, y=ys, marker_color=colour, marker_pattern_shape=pattern,
-                        error_y=dict(type="data", array=hi, arrayminus=lo))
-    fig.update_layout(barmode="group", yaxis_title="share of above-chance accuracy removed", yaxis_tickformat=".0%",
-                      title=title, height=height)
-    return fig.to_plotly_json()
-
 
 
 def _trace(model, task, test, directions, sites) -> TokenTrace | None:

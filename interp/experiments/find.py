@@ -468,7 +468,7 @@ def _fit_das(model, site: str, cfg: CompareConfig, progress: bool) -> dict:
 def _interchange_all(model, site: str, vecs: dict[str, np.ndarray], cfg: CompareConfig) -> dict:
     """Denoising on held-out toy pairs (test adjectives) when only the projection on each direction
     is patched (clean → corrupted) at the adjective, and for the whole activation there."""
-    from interp.experiments.patch import denoising
+    from interp.metrics import denoising
 
     pairs, clean, corrupt, where = _toy_pairs(model, "test", None)
     _, _, (pos_id, neg_id) = _answers(model)
@@ -508,7 +508,7 @@ def _causal(model, site: str, vecs: dict[str, np.ndarray], extra: dict, cfg: Com
     ref_idx = rng.choice(len(train_all), size=min(cfg.reference_n, len(train_all)), replace=False)
     ref_texts = [train_all.texts[i] for i in ref_idx]
     task = SSTZeroShot(prompt=cfg.prompt, batch_size=cfg.batch_size) if zero_shot else _RawTexts(cfg.batch_size)
-    from interp.experiments.ablate import reference_stats, tigges_subset
+    from interp.tasks import reference_stats, tigges_subset
 
     ref_means, ref_counts, _ = reference_stats(model, task, ref_texts, [site], selectors, progress=progress)
 

@@ -31,11 +31,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from interp.metrics import denoising, denoising_per_pair  # noqa: F401  (re-exported)
 from interp.engine.sweep import Condition, LogitDiff, ProbeScore, reads_of, run_sweep
 from interp.interventions import ActivationPatch, orthonormal_basis, patch_subspace
 from interp.models.protocol import Batch, check_site
 from interp.positions import Positions
-from interp.report.results import Result, Table, TokenTrace, make_manifest
+from interp.report.results import Result, Table, make_manifest
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +57,6 @@ _reads = reads_of
 
 
 # ------------------------------------------------------------------------------------ metric
-
-
-def denoising_per_pair(clean, corrupt, patched) -> np.ndarray:
-    """Per pair ``(s_patched − s_corrupt)/(s_clean − s_corrupt)`` (NaN where clean = corrupt)."""
-    clean, corrupt, patched = (np.asarray(x, dtype=float) for x in (clean, corrupt, patched))
-    gap = clean - corrupt
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(gap != 0, (patched - corrupt) / gap, np.nan)
-
-
-def denoising(clean, corrupt, patched) -> float:
-    """Pooled logit-difference denoising: 0 = corrupted, 1 = clean (see the module docstring)."""
-    clean, corrupt, patched = (np.asarray(x, dtype=float) for x in (clean, corrupt, patched))
-    sign = np.sign(clean - corrupt)
-    gap = float(np.sum(sign * (clean - corrupt)))
-    if gap == 0:
-        return float("nan")
-    return float(np.sum(sign * (patched - corrupt)) / gap)
 
 
 # ------------------------------------------------------------------------------------- sweep

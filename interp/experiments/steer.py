@@ -151,7 +151,7 @@ def steer_site(model, layer: int | None, kind: str = "resid_post") -> str:
 def typical_norm(model, site: str, texts: Sequence[str], *, progress: bool = False) -> tuple[float, float]:
     """(mean norm at the first token, mean norm at every other real token) at ``site`` over
     ``texts`` in the SST ``very`` prompt (:func:`interp.experiments.ablate.reference_stats`)."""
-    from interp.experiments.ablate import reference_stats
+    from interp.tasks import reference_stats
     from interp.tasks import SSTZeroShot
 
     _, _, norms = reference_stats(model, SSTZeroShot(), list(texts), [site], [_skip_first()], progress=progress)
@@ -494,7 +494,6 @@ def run_steer_eval(model, config: SteerEvalConfig | None = None, *, progress: bo
 
 
 def _dose_figure(curve: dict, alphas: np.ndarray, site: str, norm: float) -> dict:
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("judged P(positive)", "fluency cost: Δ loss/token vs α=0"))

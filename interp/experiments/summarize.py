@@ -38,11 +38,15 @@ from tqdm.auto import tqdm
 
 from interp import data as datasets
 from interp import metrics, positions as P
-from interp.experiments.ablate import AblateConfig, check_options, fit_toy_directions, removed_bars, tigges_subset
-from interp.directions import Direction, random_directions
+from interp.experiments.ablate import fit_toy_directions
+from interp.experiments.options import AblationOptions
+from interp.report.figures import removed_bars
+from interp.tasks import tigges_subset
+from interp.validate import check_ablation_options
+from interp.directions import random_directions
+from interp.engine.conditions import LogitDiff, ProbeScore
 from interp.interventions import DirectionAblation, ResampleAblation, VectorAblation
 from interp.models.protocol import Batch, check_site
-from interp.experiments.patch import LogitDiff, ProbeScore
 from interp.report.results import Result, Table, TokenTrace, make_manifest
 
 log = logging.getLogger(__name__)
@@ -188,8 +192,8 @@ def _subsample(lt, n: int | None, seed: int, option: str | None = "--limit"):
 
 
 @dataclass
-class SummarizeConfig(AblateConfig):
-    """:class:`interp.experiments.ablate.AblateConfig` with the summarization selectors and every ablation mode
+class SummarizeConfig(AblationOptions):
+    """:class:`interp.experiments.options.AblationOptions` (as ``interp ablate``) with the summarization selectors and every ablation mode
     by default, and where resample ablation draws its values from."""
 
     positions: list[str] = field(default_factory=lambda: list(SUMMARY_POSITIONS))
@@ -392,7 +396,7 @@ class MLSTMSummarizeConfig:
     C_grid: tuple = tuple(2.0 ** k for k in range(-10, 3, 2))
 
     def validate(self) -> "MLSTMSummarizeConfig":
-        check_options(self.positions, self.modes, self.n_random, allowed=MODES)  # "vector": the whole state
+        check_ablation_options(self.positions, self.modes, self.n_random, allowed=MODES)  # "vector": the whole state
         bad = [t for t in self.targets if t not in ("unit", "direction")]
         if bad or not self.targets:
             raise ValueError(f"targets must be among unit, direction; got {self.targets!r}")
