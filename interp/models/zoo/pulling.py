@@ -8,7 +8,6 @@ test patches a step where :func:`pull` looks it up (e.g. ``interp.models.zoo.fet
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import json
 import shutil
 import tempfile
@@ -20,11 +19,9 @@ import interp.models.zoo.fetch as _fetch
 import interp.models.zoo.random_models as _random
 from interp.config import cache_dir
 from interp.models.zoo.registry import MANIFEST, _log, _spec, _versions, models_dir
-from interp.models.zoo.verify import VerificationError
+from interp.models.zoo.verification import VerificationError
 
-# not ``import interp.models.zoo.verify as _verify``: that reads the package attribute ``verify``, which the
-# package's __init__ sets to the function of that name
-_verify = importlib.import_module("interp.models.zoo.verify")
+import interp.models.zoo.verification as _verify
 
 
 def pull(name: str, force: bool = False, progress: bool = True, atol: float = 1e-4) -> Path:
