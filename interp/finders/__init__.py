@@ -25,6 +25,9 @@ The modules, by kind (import from here, or from the module):
 - :mod:`interp.finders.das`: :class:`DAS`, :func:`fit_das_toy`.
 - :mod:`interp.finders.fit`: finders by name (:func:`make_finder`, :data:`FINDERS`) and one
   direction per site of a model on a named data set (:func:`fit_directions`).
+- :mod:`interp.finders.probes`: Radford et al.'s probes over features with train/dev/test splits
+  (:func:`sentiment_probes`: the L1 probe with ``C`` chosen on dev, the L2 probe, the best single
+  unit; :func:`data_efficiency`), which ``interp probe-mlstm`` runs on the mLSTM.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ from interp.finders.fit import (FINDERS, FIT_DATA, FIT_METHODS, FittedDirections
                                 fitting_data, make_finder)
 from interp.finders.leace import Leace
 from interp.finders.linear import KMeansDirection, LogisticDirection, MeanDiff, PCADirection
+from interp.finders.probes import data_efficiency, sentiment_probes
 from interp.finders.units import BestNeuron, TopKNeurons
 
 __all__ = ["DirectionFinder", "MeanDiff", "KMeansDirection", "PCADirection", "LogisticDirection", "BestNeuron",
            "TopKNeurons", "DAS", "Leace", "FINDERS", "make_finder", "NotFittedError",
            "FIT_DATA", "FIT_METHODS", "check_fit_options", "fitting_data", "FittedDirections", "fit_directions",
-           "fit_das_toy"]
+           "fit_das_toy", "sentiment_probes", "data_efficiency"]
