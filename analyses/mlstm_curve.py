@@ -9,7 +9,7 @@ Sites: ``c``, ``h`` (final states) and ``h_mean`` (h averaged over the bytes).
 
 For every snapshot in ``RUN/snapshots`` (and the untrained model of the same config) it extracts
 the final cell state c and hidden state h of SST train/dev/test and runs Radford et al.'s probes
-(:func:`interp.experiments.probe.sentiment_probes`: L1 probe with C chosen on dev, L2 probe, best single
+(:func:`interp.finders.probes.sentiment_probes`: L1 probe with C chosen on dev, L2 probe, best single
 unit). The held-out bpc of each snapshot comes from the run's ``train_log.jsonl``. ``--data imdb``
 probes whole IMDB reviews instead (:func:`interp.experiments.probe.probe_splits`: the in-domain check).
 """
@@ -33,9 +33,9 @@ from interp.experiments.probe import (  # noqa: E402
     checkpoint_meta,
     extract_features,
     probe_splits,
-    sentiment_probes,
     untrained_like,
 )
+from interp.finders.probes import sentiment_probes  # noqa: E402
 
 
 def held_out_by_chars(run: Path) -> dict[int, float]:
