@@ -60,7 +60,7 @@ def main() -> None:
     results = []
     pcfg = PatchConfig(n_pairs=a.pairs, flip=a.flip, seed=a.seed)
     if a.mlstm is None:
-        from interp.experiments.ablate import fit_toy_directions
+        from interp.finders.fit import fit_toy_directions
         from interp.models.transformer import TransformerModel
 
         model = TransformerModel.load(a.model)

@@ -42,7 +42,7 @@ def _setup(model_name: str, n: int, threads: int):
     warnings.filterwarnings("ignore")
     torch.set_num_threads(threads)
     from interp import data, positions as P
-    from interp.experiments.ablate import fit_toy_directions
+    from interp.finders.fit import fit_toy_directions
     from interp.interventions import DirectionAblation
     from interp.tasks import SSTZeroShot
     from interp.models.transformer import TransformerModel

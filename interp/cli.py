@@ -989,7 +989,7 @@ def patch_cmd(
             m.max_tokens = max_tokens
             directions = None
             if directional or summary:
-                from interp.experiments.ablate import get_directions
+                from interp.finders.fit import get_directions
                 from interp.validate import check_layers
 
                 L = check_layers(scfg.layers, m.n_layers, m.name)

@@ -41,13 +41,14 @@ from tqdm.auto import tqdm
 
 from interp import data as datasets
 from interp import metrics, positions as P
-from interp.directions import Direction, load_folder, random_directions
-from interp.finders import FIT_METHODS, FittedDirections, fit_directions
+from interp.directions import random_directions
+from interp.finders import FittedDirections
 from interp.interventions import DirectionAblation, LeaceErasure
 from interp.report.results import Result, Table, TokenTrace, make_manifest
 from interp.report.figures import removed_bars  # noqa: F401  (re-exported)
 from interp.tasks import SSTZeroShot, reference_stats, tigges_subset  # noqa: F401  (re-exported)
 from interp.experiments.options import PROTOCOLS, AblationOptions, check_directions_option  # noqa: F401
+from interp.finders.fit import fit_toy_directions, get_directions  # noqa: F401  (re-exported)
 from interp.validate import check_ablation_options
 
 check_options = check_ablation_options  # the old name, re-exported
@@ -60,32 +61,6 @@ RANDOM_WARN = 0.05  # warn when a random direction removes more than this share
 @dataclass
 class AblateConfig(AblationOptions):
     """The settings of ``interp ablate`` (every field is :class:`interp.experiments.options.AblationOptions`'s)."""
-
-
-def get_directions(model, sites: list[str], spec: str, cfg, *, n_random_erasers: int = 0,
-                   progress: bool = True) -> FittedDirections:
-    """The directions an experiment ablates, per site: fit by a named finder on ``cfg.fit_data``
-    (with ``cfg``'s DAS settings), or loaded from a folder of saved directions (matched by site;
-    ``cfg.direction_method`` picks one method). ``cfg``: any config with those fields
-    (:class:`AblateConfig`, :class:`interp.experiments.summarize.SummarizeConfig`)."""
-    from pathlib import Path
-
-    if spec in FIT_METHODS:
-        return fit_directions(model, sites, spec, cfg.fit_data, limit=cfg.fit_limit, seed=cfg.seed,
-                              n_random_erasers=n_random_erasers, das_steps=cfg.das_steps, das_lr=cfg.das_lr,
-                              das_batch=cfg.das_batch, das_pairs=cfg.das_pairs, progress=progress)
-    widths = {s: model.sites()[s] for s in sites}
-    dirs = load_folder(Path(spec), sites, widths=widths, model=model.name, method=cfg.direction_method)
-    info = {"data": "saved", "folder": str(spec), "method": cfg.direction_method or "as saved",
-            "per_site": {s: {"method": d.method, "data": d.data, **d.metrics} for s, d in dirs.items()}}
-    return FittedDirections(dirs, {}, {}, info)
-
-
-def fit_toy_directions(model, sites: list[str], *, progress: bool = True) -> tuple[dict[str, Direction], dict]:
-    """Mean-difference direction per site from toy train prompts, scored on toy test prompts
-    (:func:`interp.finders.fit_directions` with ``mean_diff`` on ``toy``)."""
-    fitted = fit_directions(model, sites, "mean_diff", "toy", progress=progress)
-    return fitted.directions, fitted.info
 
 
 def ablation(model, fitted: FittedDirections, site: str, layer: int, sel, mode: str, what: str, n_random: int,

@@ -236,7 +236,7 @@ def run_patch_toy(model, config: PatchConfig | None = None, *, directions: dict 
 
     ``directions``: {site: Direction or vector} for the directional heatmap (patch only along
     the direction); for a transformer they are fit here on toy train prompts
-    (:func:`interp.experiments.ablate.fit_toy_directions`, ``resid_post``) when not given. ``score``: what
+    (:func:`interp.finders.fit.fit_toy_directions`, ``resid_post``) when not given. ``score``: what
     is compared (default: :class:`LogitDiff` of ``config.answers``; the mLSTM passes a
     :class:`ProbeScore`). ``site_groups``: {name: [sites]} heatmaps to draw instead of the
     per-layer site kinds (e.g. ``{"state": ["hook_c", "hook_h"]}`` for the mLSTM).
@@ -266,7 +266,7 @@ def run_patch_toy(model, config: PatchConfig | None = None, *, directions: dict 
                                   progress=f"patch {kind}" if progress else False, **(engine or {}))
     if cfg.directional and dir_sites:
         if directions is None:
-            from interp.experiments.ablate import fit_toy_directions
+            from interp.finders.fit import fit_toy_directions
 
             directions, _ = fit_toy_directions(model, dir_sites, progress=progress)
         basis = {s: getattr(directions[s], "vector", directions[s]) for s in dir_sites}

@@ -188,7 +188,7 @@ def toy_best_neuron(model, site: str) -> Direction:
 
 def resolve_direction(model, spec: str | Path | Direction, site: str | None) -> Direction:
     """A direction from a finder name fitted on the toy data (``mean_diff``: the toy direction
-    of :func:`interp.experiments.ablate.fit_toy_directions`; ``best_neuron``, ``logreg_l2``, ...), a saved
+    of :func:`interp.finders.fit.fit_toy_directions`; ``best_neuron``, ``logreg_l2``, ...), a saved
     direction file (:meth:`Direction.load`), or a :class:`Direction`. ``site=None`` takes a
     file's own site. Raises ValueError / FileNotFoundError in one line."""
     from interp.finders import FINDERS
@@ -199,7 +199,7 @@ def resolve_direction(model, spec: str | Path | Direction, site: str | None) -> 
         if site is None:
             raise ValueError("a finder name needs a site (a layer)")
         if spec == "mean_diff":
-            from interp.experiments.ablate import fit_toy_directions
+            from interp.finders.fit import fit_toy_directions
 
             return fit_toy_directions(model, [site], progress=False)[0][site]
         return _toy_finder_direction(model, site, spec)

@@ -35,7 +35,7 @@ from __future__ import annotations
 from interp.finders.base import DirectionFinder, NotFittedError
 from interp.finders.das import DAS, fit_das_toy
 from interp.finders.fit import (FINDERS, FIT_DATA, FIT_METHODS, FittedDirections, check_fit_options, fit_directions,
-                                fitting_data, make_finder)
+                                fit_toy_directions, fitting_data, get_directions, make_finder)
 from interp.finders.leace import Leace
 from interp.finders.linear import KMeansDirection, LogisticDirection, MeanDiff, PCADirection
 from interp.finders.probes import data_efficiency, sentiment_probes
@@ -44,4 +44,4 @@ from interp.finders.units import BestNeuron, TopKNeurons
 __all__ = ["DirectionFinder", "MeanDiff", "KMeansDirection", "PCADirection", "LogisticDirection", "BestNeuron",
            "TopKNeurons", "DAS", "Leace", "FINDERS", "make_finder", "NotFittedError",
            "FIT_DATA", "FIT_METHODS", "check_fit_options", "fitting_data", "FittedDirections", "fit_directions",
-           "fit_das_toy", "sentiment_probes", "data_efficiency"]
+           "fit_das_toy", "sentiment_probes", "data_efficiency", "fit_toy_directions", "get_directions"]

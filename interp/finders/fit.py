@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from interp.directions import Direction, load_folder
 from interp.finders.base import DirectionFinder
 from interp.finders.das import fit_das_toy
 from interp.finders.leace import Leace
@@ -167,3 +168,29 @@ def fit_directions(model, sites: Sequence[str], method: str = "mean_diff", data:
         info["leace_rank"] = {s: e.rank_ for s, e in erasers.items()}
         info["n_random_erasers"] = n_random_erasers
     return FittedDirections(directions, erasers, random_erasers, info)
+
+
+def get_directions(model, sites: list[str], spec: str, cfg, *, n_random_erasers: int = 0,
+                   progress: bool = True) -> FittedDirections:
+    """The directions an experiment ablates, per site: fit by a named finder on ``cfg.fit_data``
+    (with ``cfg``'s DAS settings), or loaded from a folder of saved directions (matched by site;
+    ``cfg.direction_method`` picks one method). ``cfg``: any config with those fields
+    (:class:`interp.experiments.options.AblationOptions` and its subclasses)."""
+    from pathlib import Path
+
+    if spec in FIT_METHODS:
+        return fit_directions(model, sites, spec, cfg.fit_data, limit=cfg.fit_limit, seed=cfg.seed,
+                              n_random_erasers=n_random_erasers, das_steps=cfg.das_steps, das_lr=cfg.das_lr,
+                              das_batch=cfg.das_batch, das_pairs=cfg.das_pairs, progress=progress)
+    widths = {s: model.sites()[s] for s in sites}
+    dirs = load_folder(Path(spec), sites, widths=widths, model=model.name, method=cfg.direction_method)
+    info = {"data": "saved", "folder": str(spec), "method": cfg.direction_method or "as saved",
+            "per_site": {s: {"method": d.method, "data": d.data, **d.metrics} for s, d in dirs.items()}}
+    return FittedDirections(dirs, {}, {}, info)
+
+
+def fit_toy_directions(model, sites: list[str], *, progress: bool = True) -> tuple[dict[str, Direction], dict]:
+    """Mean-difference direction per site from toy train prompts, scored on toy test prompts
+    (:func:`interp.finders.fit_directions` with ``mean_diff`` on ``toy``)."""
+    fitted = fit_directions(model, sites, "mean_diff", "toy", progress=progress)
+    return fitted.directions, fitted.info
