@@ -17,7 +17,7 @@ on the full test set (unfiltered) and under the Tigges protocol (sentences the m
 that contain a comma, classes balanced).
 
 Transformers (:func:`run_summarize`): per-layer mean-difference toy directions in
-``resid_post`` (:func:`interp.experiments.ablate.fit_toy_directions`), each layer's direction ablated in its
+``resid_post`` (:func:`interp.finders.fit.fit_toy_directions`), each layer's direction ablated in its
 layer, all layers at once; zero-shot accuracy at the dev-fitted threshold. The mLSTM
 (:func:`run_summarize_mlstm`): a unit and a direction in ``c`` and in ``h`` ablated at the
 selected time steps; accuracy of an L2 logistic probe fitted on the final state of SST train,
