@@ -58,13 +58,19 @@ def direction_bank(directions) -> torch.Tensor:
     return d / d.norm(dim=1, keepdim=True)
 
 
+@dataclass
 class _Counting:
-    """Bookkeeping shared by the operators below: positions and examples touched.
+    """Bookkeeping shared by the operators below: positions and examples touched (fields that are
+    not constructor arguments, so subclasses declare only their own).
 
     ``stepwise``: the operator keeps no state from one call to the next, so on a recurrent model a
     run may start at the first step it acts on (the engine's step-prefix reuse); operators that draw
     random numbers or count steps set it False.
     """
+
+    touched: int = field(default=0, init=False)
+    examples_touched: int = field(default=0, init=False)
+    examples_seen: int = field(default=0, init=False)
 
     stepwise = True
 
@@ -116,9 +122,6 @@ class DirectionAblation(_Counting):
     mode: str = "project"
     reference_mean: torch.Tensor | None = None
     label: str = ""
-    touched: int = field(default=0, init=False)
-    examples_touched: int = field(default=0, init=False)
-    examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.directions = direction_bank(self.directions)
@@ -166,9 +169,6 @@ class LeaceErasure(_Counting):
     positions: Positions
     reference_mean: torch.Tensor | None = None
     label: str = ""
-    touched: int = field(default=0, init=False)
-    examples_touched: int = field(default=0, init=False)
-    examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         L = torch.as_tensor(self.proj_left, dtype=torch.float64)
@@ -323,9 +323,6 @@ class ResampleAblation(_Counting):
     source: str = "reference"
     seed: int = 0
     label: str = ""
-    touched: int = field(default=0, init=False)
-    examples_touched: int = field(default=0, init=False)
-    examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.directions = direction_bank(self.directions)
@@ -390,9 +387,6 @@ class VectorAblation(_Counting):
     positions: Positions
     mean: torch.Tensor
     label: str = ""
-    touched: int = field(default=0, init=False)
-    examples_touched: int = field(default=0, init=False)
-    examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.mean = torch.as_tensor(self.mean, dtype=torch.float32)
@@ -429,9 +423,6 @@ class ActivationPatch(_Counting):
     basis: torch.Tensor | None = None
     where: torch.Tensor | None = None
     label: str = ""
-    touched: int = field(default=0, init=False)
-    examples_touched: int = field(default=0, init=False)
-    examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         if self.source.ndim != 3:

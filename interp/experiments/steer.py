@@ -61,9 +61,6 @@ class AddVector(_Counting):
     vector: torch.Tensor
     positions: Positions = field(default_factory=_skip_first)
     label: str = ""
-    touched: int = field(default=0, init=False)
-    examples_touched: int = field(default=0, init=False)
-    examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         v = torch.as_tensor(self.vector, dtype=torch.float32)
@@ -93,9 +90,6 @@ class HoldUnit(_Counting):
     value: float
     width: int
     positions: Positions = field(default_factory=_skip_first)
-    touched: int = field(default=0, init=False)
-    examples_touched: int = field(default=0, init=False)
-    examples_seen: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.unit, bool) or not isinstance(self.unit, (int, np.integer)):
