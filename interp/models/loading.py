@@ -70,8 +70,8 @@ def model_kind(name_or_path: str | os.PathLike) -> str:
     if p.is_dir():
         if (p / "config.json").is_file():
             return "transformer"
-        if (p / "model.safetensors").is_file() or (p / "model.json").is_file():
-            return "mlstm"
+        if any((p / f).is_file() for f in ("model.safetensors", "model.json", "train_log.jsonl", "checkpoint.pt")):
+            return "mlstm"  # a checkpoint, or a training run folder (the mLSTM loader says what is missing)
         if (p / "0.npy").is_file() or (p / "model" / "0.npy").is_file():
             raise zoo.ModelFolderError(_convert_hint(p, "openai"))
         pts = sorted(f for f in p.iterdir() if f.suffix in _TORCH_SUFFIXES and f.is_file())
