@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
+import types
 
 #: public name -> the module that defines it
 _NAMES: dict[str, str] = {
@@ -71,3 +73,17 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``interp`` itself. One public name is also an old module path: ``compare`` (the function) and
+    ``interp/compare.py`` (the deprecated alias of :mod:`interp.experiments.find`). Importing that
+    path must not rebind ``interp.compare`` to the module, so a module is never set over a public name."""
+
+    def __setattr__(self, name, value):
+        if name in _NAMES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -91,6 +91,19 @@ def test_submodules_are_not_shadowed():
     assert interp.tasks is sys.modules["interp.tasks"]  # a submodule not in __all__ still imports
 
 
+def test_an_old_module_path_does_not_rebind_a_public_name():
+    """``interp/compare.py`` (deprecated path of interp.experiments.find) and ``interp.compare`` (the function)."""
+    got = json.loads(_fresh_python(
+        "import json, sys, warnings, interp\n"
+        "warnings.simplefilter('ignore')\n"
+        "import interp.compare\n"
+        "from interp.compare import CompareConfig\n"
+        "from interp import compare\n"
+        "print(json.dumps([callable(interp.compare), compare is interp.compare,\n"
+        "                  sys.modules['interp.compare'].__name__, CompareConfig is interp.CompareConfig]))"))
+    assert got == [True, True, "interp.experiments.find", True]
+
+
 def test_unknown_attribute_is_an_attribute_error_naming_it():
     with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
         interp.no_such_thing
