@@ -411,13 +411,12 @@ def ablate(
     _check_max_tokens(model, max_tokens)
     _sst_limits(**{"--limit": (limit, "test"), "--dev-limit": (dev_limit, "dev"), "--reference-n": (reference_n, "train")})
     from interp.experiments.ablate import run_ablate
-    from interp.models.transformer import TransformerModel
 
     load = _model_options(device, dtype, device_map)
     out = out or Path("runs") / f"ablate-{Path(model).name}"
     with _run_folder(ctx, out, force) as run:
         sweep = _engine_options(engine, ray_address, workers, run)
-        m = TransformerModel.load(model, **load)
+        m = _load_model(model, "transformer", load)
         m.max_tokens = max_tokens
         res = run_ablate(m, cfg, command=_command(ctx), progress=progress, engine=sweep)
         _truncation(m, max_tokens, [res])
@@ -556,22 +555,26 @@ def _mlstm_checkpoint(path: Path) -> Path:
 
 def _mlstm_name(st: Path) -> str:
     """A checkpoint's name for output folders: its run folder's, or the file's stem."""
-    return st.parent.name if st.name == "model.safetensors" else st.with_suffix("").name
+    from interp.models.loading import mlstm_name
+
+    return mlstm_name(st)
+
+
+def _load_model(name_or_path, kind: str, device: Optional[dict] = None):
+    """The model through the one loader (interp.models.loading.load); ``device``: from _model_options
+    (an mLSTM takes its device and dtype)."""
+    from interp.models.loading import load
+
+    opts = dict(device or {})
+    if kind == "mlstm":
+        opts = {k: v for k, v in opts.items() if k in ("device", "dtype")}
+    return load(name_or_path, kind=kind, **opts)
 
 
 def _load_mlstm(path: Path, device: Optional[dict] = None):
-    """An mLSTM checkpoint; ``device``: {"device": ..., "dtype": ...} from _model_options."""
-    from interp.models.mlstm import MLSTM, CheckpointMismatchError
-
-    st = _mlstm_checkpoint(path)
-    opts = {k: v for k, v in (device or {}).items() if k in ("device", "dtype")}
-    try:
-        model = MLSTM.load(st, **opts).eval()
-    except (CheckpointMismatchError, FileNotFoundError, ValueError) as e:
-        msg = str(e)
-        _fail(msg if str(st) in msg else f"cannot load mLSTM checkpoint {st}: {msg}")
-    _check_preprocessing(model.cfg.preprocess)
-    return model, st
+    """An mLSTM checkpoint's network and weights file; ``device``: {"device": ..., "dtype": ...} from _model_options."""
+    m = _load_model(_mlstm_checkpoint(path), "mlstm", device)
+    return m.mlstm, Path(m.load_spec["path"])
 
 
 def _check_preprocessing(scheme: str) -> None:
@@ -804,21 +807,19 @@ def steer_cmd(
             cfg.validate()
         except ValueError as e:
             _fail(str(e))
-    from interp.models.transformer import TransformerModel
-
     load = _model_options(device, dtype, device_map)
     if cfg is not None:
         from interp.experiments.steer import run_steer_eval
 
         out = out or Path("runs") / f"steer-{Path(model).name}"
         with _run_folder(ctx, out, force) as run:
-            m = TransformerModel.load(model, **load)
+            m = _load_model(model, "transformer", load)
             res = run_steer_eval(m, cfg, progress=progress, command=_command(ctx))
             html = _finish(run, [(res, "result.json")], [res])
         typer.echo(res.summary)
         typer.echo(f"\nwrote {out / 'result.json'} and {html}")
         return
-    m = TransformerModel.load(model, **load)
+    m = _load_model(model, "transformer", load)
     from interp.experiments.steer import steer_samples
 
     try:
@@ -983,9 +984,7 @@ def patch_cmd(
             typer.echo(r.summary + "\n")
 
         if mlstm is None:
-            from interp.models.transformer import TransformerModel
-
-            m = TransformerModel.load(model, **load)
+            m = _load_model(model, "transformer", load)
             m.max_tokens = max_tokens
             directions = None
             if directional or summary:
@@ -1003,11 +1002,8 @@ def patch_cmd(
                                    engine=sweep), "summarization.json")
             _truncation(m, max_tokens, results)
         else:
-            from interp.models.recurrent import MLSTMModel
-
-            net, p = _load_mlstm(mlstm, device=_model_options(device, dtype, None))
-            m = MLSTMModel(net, name=_mlstm_name(p))
-            m.load_spec = {"kind": "mlstm", "path": str(p), "name": m.name}
+            m = _load_model(_mlstm_checkpoint(mlstm), "mlstm", _model_options(device, dtype, None))
+            p = Path(m.load_spec["path"])
             res = run_summarize_mlstm(m, scfg, command=_command(ctx), model_path=str(p), progress=progress,
                                       engine=sweep)
             if summary:
@@ -1134,15 +1130,9 @@ def find_cmd(
     with _run_folder(ctx, out, force) as run:
         sweep = _engine_options(engine, ray_address, workers, run)
         if mlstm:
-            from interp.models.recurrent import MLSTMModel
-
-            net, st = _load_mlstm(mlstm, device=load)
-            m = MLSTMModel(net, name=run_name)
-            m.load_spec = {"kind": "mlstm", "path": str(st), "name": run_name}
+            m = _load_model(st, "mlstm", load)
         else:
-            from interp.models.transformer import TransformerModel
-
-            m = TransformerModel.load(cfg.model, **load)
+            m = _load_model(cfg.model, "transformer", load)
             m.max_tokens = max_tokens
         res = compare(m, config=cfg, progress=progress, command=_command(ctx), engine=sweep)
         if not mlstm:

@@ -29,25 +29,21 @@ def model_spec(model) -> dict:
 
 
 def load_model(spec: dict):
-    """A model from :func:`model_spec`'s description (``kind``: transformer or mlstm)."""
-    import torch
+    """A model from :func:`model_spec`'s description (``kind``: transformer or mlstm), through the one
+    loader (:func:`interp.models.loading.load`)."""
+    from pathlib import Path
+
+    from interp.models.loading import KINDS, load
 
     spec = dict(spec)
     kind = spec.pop("kind")
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r} in a model spec")
     if kind == "transformer":
-        from interp.models.transformer import TransformerModel
-
-        dtype = spec.pop("dtype", "float32")
-        return TransformerModel.load(spec.pop("name_or_path"), dtype=getattr(torch, dtype), **spec)
-    if kind == "mlstm":
-        from interp.models.recurrent import MLSTMModel
-
-        name = spec.pop("name", None)
-        m = MLSTMModel.load(spec.pop("path"), **spec)
-        if name:
-            m.name = name
-        return m
-    raise ValueError(f"unknown model kind {kind!r} in a model spec")
+        return load(spec.pop("name_or_path"), kind=kind, **spec)
+    path = spec.pop("path")
+    spec["name"] = spec.get("name") or Path(path).with_suffix("").name  # MLSTMModel.load's name when none recorded
+    return load(path, kind=kind, **spec)
 
 
 class _Worker:

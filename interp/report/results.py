@@ -307,6 +307,39 @@ class Result:
                                   f"be reported as a measured result; re-run the command that wrote it")
         return res
 
+    def to_frame(self, table: str | int | None = None):
+        """The tables as pandas DataFrames: ``table`` (a title, or an index into ``tables``) gives
+        that one; no argument gives ``{title: DataFrame}`` of every table, in order (a repeated
+        title gets `` (i)``, its index, appended). Columns are the table's columns and cells are as
+        stored: numbers stay numbers (a numeric column with an empty cell holds NaN there), text
+        stays text. An unknown title or index: one line listing the titles."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Result.to_frame needs pandas (it comes with TransformerLens): pip install pandas") \
+                from None
+
+        def frame(t: Table):
+            return pd.DataFrame([list(r) for r in t.rows], columns=[str(c) for c in t.columns])
+
+        if table is None:
+            frames = {}
+            for i, t in enumerate(self.tables):
+                frames[t.title if t.title not in frames else f"{t.title} ({i})"] = frame(t)
+            return frames
+        if isinstance(table, bool) or not isinstance(table, (str, int)):
+            raise TypeError(f"to_frame takes a table's title or index, not {type(table).__name__}")
+        titles = "; ".join(f"{i}: {t.title!r}" for i, t in enumerate(self.tables)) or "none"
+        if isinstance(table, int):
+            if not -len(self.tables) <= table < len(self.tables):
+                raise IndexError(f"result {self.title!r} has {len(self.tables)} tables, so no table {table}; "
+                                 f"its tables: {titles}")
+            return frame(self.tables[table])
+        for t in self.tables:
+            if t.title == table:
+                return frame(t)
+        raise ValueError(f"result {self.title!r} has no table {table!r}; its tables: {titles}")
+
     def _repr_html_(self) -> str:
         report = _view()
         return report.notebook_html([self])
