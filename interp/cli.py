@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -141,6 +140,19 @@ def _threads(threads: Optional[int]) -> None:
 
 # ------------------------------------------------------------- device, precision, engine, run folder
 # The same options on every command that runs a model (see docs/scale.md).
+
+def _opt_max_tokens():
+    return typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; the result records how "
+                                   "many were cut); default: refuse a text longer than the model's context")
+
+
+def _opt_threads():
+    return typer.Option(None, help="torch threads")
+
+
+def _opt_progress():
+    return typer.Option(True, "--progress/--no-progress", help="progress bars")
+
 
 def _opt_device():
     return typer.Option("auto", help="auto (the first GPU when there is one, else the CPU), cpu, cuda or cuda:N")
@@ -376,11 +388,9 @@ def ablate(
     das_lr: float = typer.Option(0.01, help="DAS learning rate"),
     das_batch: int = typer.Option(32, help="DAS pairs per Adam step"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/ablate-<model>)"),
-    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
-                                             "the result records how many were cut); default: refuse a text "
-                                             "longer than the model's context"),
-    threads: Optional[int] = typer.Option(None, help="torch threads"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
+    max_tokens: Optional[int] = _opt_max_tokens(),
+    threads: Optional[int] = _opt_threads(),
+    progress: bool = _opt_progress(),
     device: str = _opt_device(),
     dtype: str = _opt_dtype(),
     device_map: Optional[str] = _opt_device_map(),
@@ -601,7 +611,7 @@ def train_mlstm_cmd(
     resume: bool = typer.Option(False, "--resume", help="continue the run in OUT from its checkpoint"),
     max_wall_s: Optional[float] = typer.Option(None, help="stop cleanly (with a checkpoint) after this many seconds"),
     stop_after_chars: Optional[float] = typer.Option(None, help="stop cleanly after this many characters"),
-    threads: Optional[int] = typer.Option(None, help="torch threads"),
+    threads: Optional[int] = _opt_threads(),
     max_reviews: Optional[int] = typer.Option(None, help="train on the first N (shuffled) reviews only"),
     eval_every: float = typer.Option(2e6, help="held-out bpc every N characters"),
     checkpoint_every: float = typer.Option(1e6, help="checkpoint every N characters"),
@@ -611,7 +621,7 @@ def train_mlstm_cmd(
     device: str = typer.Option("cpu"),
     save_dtype: Optional[str] = typer.Option(None, help="store model.safetensors as float16 or bfloat16 (default: "
                                              "the training dtype, fp32); checkpoint.pt stays fp32 for exact resume"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = _opt_progress(),
     tokenizer: Optional[Path] = typer.Option(None, help="byte-level BPE tokenizer JSON (python -m interp.models.tokenizer "
                                              "trains one): train over its tokens instead of bytes; bpc stays per "
                                              "character"),
@@ -666,8 +676,8 @@ def probe_mlstm_cmd(
     name: Optional[str] = typer.Option(None, help="model name in the report (default: from the path)"),
     compare: Optional[list[Path]] = typer.Option(
         None, help="result.json of an earlier probe-mlstm run to show side by side with this one (repeatable)"),
-    threads: Optional[int] = typer.Option(None, help="torch threads"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    threads: Optional[int] = _opt_threads(),
+    progress: bool = _opt_progress(),
     device: str = _opt_device(),
     dtype: str = _opt_dtype(),
     force: bool = _opt_force(),
@@ -762,8 +772,8 @@ def steer_cmd(
     judge_test: int = typer.Option(5000, help="--eval: IMDB test reviews the judge is scored on"),
     batch_size: int = typer.Option(32, help="transformer: samples per batch"),
     out: Optional[Path] = typer.Option(None, help="--eval: output folder (default runs/steer-<model>)"),
-    threads: Optional[int] = typer.Option(None, help="torch threads"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    threads: Optional[int] = _opt_threads(),
+    progress: bool = _opt_progress(),
     device: str = _opt_device(),
     dtype: str = _opt_dtype(),
     device_map: Optional[str] = _opt_device_map(),
@@ -880,16 +890,14 @@ def patch_cmd(
                                "for the mLSTM probe), 32 reference sentences, 4 random controls, 8 toy pairs, 500 "
                                "bootstrap resamples (options you give win)"),
     n_boot: int = typer.Option(2000, help="bootstrap resamples for the intervals"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
+    progress: bool = _opt_progress(),
     resample_source: str = typer.Option("reference", help="resample from: reference (SST train pool) or batch (another test example)"),
     sites: str = typer.Option("c,h", help="mLSTM: states to ablate in (c, h)"),
     batch_size: int = typer.Option(32),
     seed: int = typer.Option(0),
     include_first: bool = typer.Option(False, "--include-first", help="also ablate at the first token"),
     threshold: str = typer.Option("dev", help="dev (fitted on SST dev) or zero"),
-    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
-                                             "the result records how many were cut); default: refuse a text "
-                                             "longer than the model's context"),
+    max_tokens: Optional[int] = _opt_max_tokens(),
     directions: Optional[str] = typer.Option(None, help="transformer: the direction per layer to patch along and ablate: "
                                              "a finder (mean_diff, das, logreg_l2, leace, best_neuron; fit per layer on "
                                              "--fit-data; leace gives the covector its eraser reads) or a folder of saved "
@@ -901,7 +909,7 @@ def patch_cmd(
     das_lr: float = typer.Option(0.01, help="DAS learning rate"),
     das_batch: int = typer.Option(32, help="DAS pairs per Adam step"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/patch-<model>)"),
-    threads: Optional[int] = typer.Option(None, help="torch threads"),
+    threads: Optional[int] = _opt_threads(),
     device: str = _opt_device(),
     dtype: str = _opt_dtype(),
     device_map: Optional[str] = _opt_device_map(),
@@ -1056,12 +1064,10 @@ def find_cmd(
     batch_size: int = typer.Option(32),
     n_boot: int = typer.Option(1000, help="bootstrap resamples for the causal intervals"),
     seed: int = typer.Option(0),
-    max_tokens: Optional[int] = typer.Option(None, help="cut a text longer than N tokens to its last N (BOS kept; "
-                                             "the result records how many were cut); default: refuse a text "
-                                             "longer than the model's context"),
+    max_tokens: Optional[int] = _opt_max_tokens(),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/find-<model>)"),
-    threads: Optional[int] = typer.Option(None, help="torch threads"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    threads: Optional[int] = _opt_threads(),
+    progress: bool = _opt_progress(),
     device: str = _opt_device(),
     dtype: str = _opt_dtype(),
     device_map: Optional[str] = _opt_device_map(),
