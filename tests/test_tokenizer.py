@@ -10,9 +10,9 @@ import torch
 from interp.models.mlstm import MLSTM, CheckpointMismatchError
 from interp.positions import Commas, FullStops, SentimentWords
 from interp.experiments.probe import byte_trace
-from interp.models.recurrent import MLSTMModel, byte_pieces
-from interp.models.tokenizer import BPETokenizer, ByteTokenizer, train_bpe
-from interp.models.train_mlstm import evaluate_bpc, train_mlstm
+from interp.models.mlstm.adapter import MLSTMModel
+from interp.models.mlstm.tokenizer import BPETokenizer, ByteTokenizer, byte_pieces, train_bpe
+from interp.models.mlstm.train import evaluate_bpc, train_mlstm
 
 REVIEWS = [
     "This movie was great, truly great. The acting was superb, the plot was tight.",
@@ -241,7 +241,7 @@ def test_sampling_and_the_cli_refuse_what_they_cannot_do(bpe, tmp_path):
     from typer.testing import CliRunner
 
     from interp.cli import app
-    from interp.models.sample import sample
+    from interp.models.mlstm.sample import sample
 
     with pytest.raises(ValueError, match="generates bytes"):
         sample(_bpe_model(bpe), prompt="A great", n_bytes=5)

@@ -40,7 +40,7 @@ def load_model(spec: dict):
         dtype = spec.pop("dtype", "float32")
         return TransformerModel.load(spec.pop("name_or_path"), dtype=getattr(torch, dtype), **spec)
     if kind == "mlstm":
-        from interp.models.recurrent import MLSTMModel
+        from interp.models.mlstm.adapter import MLSTMModel
 
         name = spec.pop("name", None)
         m = MLSTMModel.load(spec.pop("path"), **spec)
