@@ -21,6 +21,7 @@ corpus, trainer, converters and sampler are imported from their own modules (not
 that their command lines run once under ``python -m``).
 """
 
+import interp.models.mlstm.text as _text
 from interp.models.mlstm.text import (  # noqa: F401
     PREPROCESSING,
     MissingDependencyError,
@@ -46,21 +47,5 @@ from interp.models.mlstm.checkpoint import (  # noqa: F401
 from interp.models.mlstm.module import HOOK_NAMES, MLSTM, State  # noqa: F401
 from interp.models.mlstm.adapter import MLSTMModel  # noqa: F401
 
-__all__ = [
-    "MLSTMConfig",
-    "MLSTM",
-    "MLSTMModel",
-    "CheckpointMismatchError",
-    "checkpoint_file",
-    "preprocess",
-    "preprocess_nvidia",
-    "check_preprocessing",
-    "PREPROCESSING",
-    "MissingDependencyError",
-    "text_bytes",
-    "encode",
-    "encode_each",
-    "encode_batch",
-    "decode",
-    "HOOK_NAMES",
-]
+__all__ = ["MLSTMConfig", "MLSTM", "MLSTMModel", "CheckpointMismatchError", "checkpoint_file", "HOOK_NAMES",
+           *_text.__all__]
