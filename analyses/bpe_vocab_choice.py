@@ -4,8 +4,8 @@
         --out analyses/results/bpe-vocab-choice
 
 For each vocabulary (a byte-level BPE trained on IMDB train + unsup by ``python -m
-interp.models.tokenizer``, files ``--tokenizers DIR/imdb-bpe-<V>.json``) and, with ``--bytes``, for the
-byte model as reference, it trains the same mLSTM (``--d-hidden`` units, ``interp.models.train_mlstm``,
+interp.models.mlstm.tokenizer``, files ``--tokenizers DIR/imdb-bpe-<V>.json``) and, with ``--bytes``, for the
+byte model as reference, it trains the same mLSTM (``--d-hidden`` units, ``interp.models.mlstm.train``,
 1 thread, the real run's learning rate and schedule length so the LR is nearly constant here)
 from scratch for ``--cpu-s`` seconds of process CPU time (in slices of the resumable trainer,
 so a loaded machine costs wall time, not compute), then measures:
@@ -40,8 +40,8 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from interp.models.mlstm import MLSTM  # noqa: E402
-from interp.models.tokenizer import BPETokenizer  # noqa: E402
-from interp.models.train_mlstm import build_imdb_corpus, evaluate_bpc, matmul_rate, train_mlstm  # noqa: E402
+from interp.models.mlstm.tokenizer import BPETokenizer  # noqa: E402
+from interp.models.mlstm.train import build_imdb_corpus, evaluate_bpc, matmul_rate, train_mlstm  # noqa: E402
 
 
 def held_text(held: np.ndarray, chars: int) -> bytes:

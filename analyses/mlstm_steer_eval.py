@@ -36,7 +36,7 @@ from interp.metrics import bootstrap_mean  # noqa: E402
 from interp.models.mlstm import MLSTM, checkpoint_file  # noqa: E402
 from interp.experiments.probe import extract_features  # noqa: E402
 from interp.report.results import file_sha256, make_manifest  # noqa: E402
-from interp.models.sample import sample  # noqa: E402
+from interp.models.mlstm.sample import sample  # noqa: E402
 
 
 def hold_values(F: np.ndarray, vec: np.ndarray, sigmas: float) -> tuple[float, float]:

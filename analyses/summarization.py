@@ -73,7 +73,7 @@ def main() -> None:
                                    reference_n=a.reference_n, n_random=a.n_random, seed=a.seed)
             results.append(run_summarize(model, scfg, directions=directions, command=command))
     else:
-        from interp.models.recurrent import MLSTMModel
+        from interp.models.mlstm.adapter import MLSTMModel
 
         path = a.mlstm / "model.safetensors" if a.mlstm.is_dir() else a.mlstm
         model = MLSTMModel.load(path)

@@ -7,7 +7,7 @@ checkpoint left it: same schedule (linear decay over ``--total-chars``), same da
 snapshot (``snapshots/chars-<N>.safetensors`` + ``.json``) is the model after N characters, for
 the bpc-vs-probe curve in the model card.
 
-``--tokenizer PATH`` trains the subword mLSTM over a byte-level BPE (``python -m interp.models.tokenizer``);
+``--tokenizer PATH`` trains the subword mLSTM over a byte-level BPE (``python -m interp.models.mlstm.tokenizer``);
 characters still count characters, and ``snapshots/tokenizer.json`` is the tokenizer every snapshot's
 card names:
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from interp.models.train_mlstm import train_mlstm  # noqa: E402
+from interp.models.mlstm.train import train_mlstm  # noqa: E402
 
 
 def main() -> None:

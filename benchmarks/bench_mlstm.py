@@ -4,7 +4,7 @@ For each ``--d-hidden`` it measures, in one run (fp32):
 
 - ``matmul``: GFLOP/s of a plain (B*T x d) @ (d x 4d) matmul loop, the machine's reachable rate
   for this shape right now;
-- ``train``: chars/s of one full training step as ``interp.models.train_mlstm`` runs it (fused scan,
+- ``train``: chars/s of one full training step as ``interp.models.mlstm.train`` runs it (fused scan,
   output layer, cross-entropy, backward, clipping, Adam), and the GFLOP/s that is, counting
   forward+backward as 3x the forward's matmul FLOPs;
 - ``naive``: chars/s of the same step written as a plain per-step autograd loop (embedding

@@ -26,7 +26,7 @@ _NAMES: dict[str, str] = {
     "load": "interp.models.loading",
     "TransformerModel": "interp.models.transformer",
     "MLSTM": "interp.models.mlstm",
-    "MLSTMModel": "interp.models.recurrent",
+    "MLSTMModel": "interp.models.mlstm.adapter",
     # directions and finders
     "Direction": "interp.directions",
     **dict.fromkeys(["MeanDiff", "KMeansDirection", "PCADirection", "LogisticDirection", "BestNeuron", "TopKNeurons",

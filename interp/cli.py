@@ -505,7 +505,7 @@ def models_convert_mlstm(
 ) -> None:
     """Convert OpenAI's or NVIDIA's published mLSTM into an interp mLSTM folder (weights + card)."""
     from interp.models.mlstm import MissingDependencyError, check_preprocessing
-    from interp.models.mlstm_convert import FORMATS, LayoutError, convert
+    from interp.models.mlstm.convert import FORMATS, LayoutError, convert
 
     if fmt not in FORMATS:
         _fail(f"unknown --format {fmt!r}: choose among {', '.join(FORMATS)}")
@@ -622,7 +622,7 @@ def train_mlstm_cmd(
     save_dtype: Optional[str] = typer.Option(None, help="store model.safetensors as float16 or bfloat16 (default: "
                                              "the training dtype, fp32); checkpoint.pt stays fp32 for exact resume"),
     progress: bool = _opt_progress(),
-    tokenizer: Optional[Path] = typer.Option(None, help="byte-level BPE tokenizer JSON (python -m interp.models.tokenizer "
+    tokenizer: Optional[Path] = typer.Option(None, help="byte-level BPE tokenizer JSON (python -m interp.models.mlstm.tokenizer "
                                              "trains one): train over its tokens instead of bytes; bpc stays per "
                                              "character"),
     vocab_size: Optional[int] = typer.Option(None, help="check: the tokenizer's vocabulary size (256 = bytes)"),
@@ -631,7 +631,7 @@ def train_mlstm_cmd(
     import json
     from dataclasses import asdict
 
-    from interp.models.train_mlstm import train_mlstm
+    from interp.models.mlstm.train import train_mlstm
     from interp.validate import check_count, check_positive
 
     for option, v in (("--d-hidden", d_hidden), ("--d-embed", d_embed), ("--batch-size", batch_size), ("--bptt", bptt),
@@ -849,7 +849,7 @@ def _steer_mlstm(checkpoint, unit, value, prompt, n_bytes, temperature, seed, bo
     net, _ = _load_mlstm(checkpoint)
     if unit >= net.cfg.d_hidden:
         _fail(f"--unit {unit} is out of range: the checkpoint has units 0..{net.cfg.d_hidden - 1}")
-    from interp.models.sample import sample
+    from interp.models.mlstm.sample import sample
 
     values = [value, -value] if both_signs and value != 0 else [value]
     runs: list[tuple[str, Optional[dict]]] = [(f"unit {unit} held at {v:+g}", {"unit": unit, "value": v}) for v in values]

@@ -1,4 +1,4 @@
-"""Deprecated: moved to :mod:`interp.models.mlstm_convert` (issue 17's layout). This path works for one release."""
+"""Deprecated: moved to :mod:`interp.models.mlstm.convert` (issue 17's layout). This path works for one release."""
 from interp._moved import alias
 
-alias(__name__, "interp.models.mlstm_convert")
+alias(__name__, "interp.models.mlstm.convert")

@@ -1,4 +1,4 @@
-"""Deprecated: moved to :mod:`interp.models.train_mlstm` (issue 17's layout). This path works for one release."""
+"""Deprecated: moved to :mod:`interp.models.mlstm.train` (issue 17's layout). This path works for one release."""
 from interp._moved import alias
 
-alias(__name__, "interp.models.train_mlstm")
+alias(__name__, "interp.models.mlstm.train")

@@ -68,7 +68,7 @@ def test_every_public_name_resolves_to_its_module_object():
 def test_public_names_are_the_ones_the_docs_promise():
     from interp import positions as P
     from interp.interventions import ActivationPatch, DirectionAblation, LeaceErasure
-    from interp.models.recurrent import MLSTMModel
+    from interp.models.mlstm.adapter import MLSTMModel
     from interp.models.transformer import TransformerModel
     from interp.report.html import write_report
 

@@ -48,7 +48,7 @@ def _second_result() -> Result:
     import torch
 
     from interp.models.mlstm import MLSTM
-    from interp.models.recurrent import MLSTMModel
+    from interp.models.mlstm.adapter import MLSTMModel
 
     torch.manual_seed(0)
     model = MLSTMModel(MLSTM(d_hidden=16, d_embed=8), name="mlstm-fresh")

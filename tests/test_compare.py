@@ -22,7 +22,7 @@ def tiny_run(tiny_model):
 @pytest.fixture(scope="module")
 def tiny_mlstm():
     from interp.models.mlstm import MLSTM
-    from interp.models.recurrent import MLSTMModel
+    from interp.models.mlstm.adapter import MLSTMModel
 
     return MLSTMModel(MLSTM(d_hidden=32, seed=0), name="tiny-mlstm")
 

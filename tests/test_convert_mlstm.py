@@ -1,4 +1,4 @@
-"""The converters of the papers' own mLSTMs (interp.models.mlstm_convert), checked against NumPy
+"""The converters of the papers' own mLSTMs (interp.models.mlstm.convert), checked against NumPy
 re-implementations of their code: OpenAI's TensorFlow graph (encoder.py, utils.py of
 openai/generating-reviews-discovering-sentiment) and NVIDIA's mLSTM cell and RNNModel
 (model/RNN_utils/RNN/cells.py, model/model.py, data_utils/preprocess.py of
@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 
 from interp.cli import app
 from interp.models.mlstm import MLSTM, MLSTMConfig, MissingDependencyError, preprocess, preprocess_nvidia
-from interp.models.mlstm_convert import (LayoutError, convert_nvidia, convert_openai, inspect_openai, nvidia_layout,
+from interp.models.mlstm.convert import (LayoutError, convert_nvidia, convert_openai, inspect_openai, nvidia_layout,
                                   openai_layout)
-from interp.models.recurrent import MLSTMModel
+from interp.models.mlstm.adapter import MLSTMModel
 
 REAL = Path(__file__).parent / "data" / "openai-mlstm"
 D = 64  # units of the synthetic models

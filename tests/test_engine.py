@@ -12,7 +12,7 @@ from interp.directions import random_directions
 from interp.engine import Condition, LogitDiff, ProbeScore, from_config, merge_batches, run_sweep
 from interp.interventions import ActivationPatch, DirectionAblation, ResampleAblation
 from interp.models.mlstm import MLSTM
-from interp.models.recurrent import MLSTMModel
+from interp.models.mlstm.adapter import MLSTMModel
 from interp.runs import RunFolder, RunFolderError
 
 TEXTS = [f"this movie was {w}, i think. really {w} and {v}." for w in ("good", "bad", "fine", "awful", "great", "dull")

@@ -22,7 +22,7 @@ from interp.models.mlstm import (
     encode_batch,
     preprocess,
 )
-from interp.models.train_mlstm import evaluate_bpc, train_mlstm
+from interp.models.mlstm.train import evaluate_bpc, train_mlstm
 
 
 def _tokens(B=3, T=12, vocab=256, seed=0):

@@ -5,7 +5,7 @@ import pytest
 
 from interp.models.mlstm import MLSTM
 from interp.pairs import PairLengthError, Pairs, sst_pairs, toy_pairs
-from interp.models.recurrent import MLSTMModel
+from interp.models.mlstm.adapter import MLSTMModel
 
 
 def test_toy_pairs_flip_the_adjective_only(tiny_model):

@@ -9,7 +9,7 @@ from interp.models.mlstm import MLSTM
 from interp.pairs import toy_pairs
 from interp.experiments.patch import (LogitDiff, PatchConfig, ProbeScore, denoising, denoising_per_pair, heatmap_figure,
                              patch_sweep, run_patch_toy)
-from interp.models.recurrent import MLSTMModel
+from interp.models.mlstm.adapter import MLSTMModel
 
 
 @pytest.fixture(scope="module")

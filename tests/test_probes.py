@@ -32,7 +32,7 @@ from interp.experiments.probe import (
     untrained_like,
 )
 from interp.report.results import Result
-from interp.models.sample import check_hold, sample
+from interp.models.mlstm.sample import check_hold, sample
 
 runner = CliRunner()
 PLANTED = 5

@@ -7,7 +7,8 @@ from interp import positions as P
 from interp.directions import random_directions
 from interp.interventions import DirectionAblation
 from interp.models.mlstm import MLSTM
-from interp.models.recurrent import MLSTMModel, byte_pieces
+from interp.models.mlstm.adapter import MLSTMModel
+from interp.models.mlstm.tokenizer import byte_pieces
 
 TEXTS = ["Good, fun, and sweet.", "bad", "Crème brûlée, twice."]
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from interp import positions as P
 from interp.interventions import ResampleAblation, VectorAblation, derangement
 from interp.models.mlstm import MLSTM
-from interp.models.recurrent import MLSTMModel
+from interp.models.mlstm.adapter import MLSTMModel
 from interp.experiments.summarize import MLSTMSummarizeConfig, SummarizeConfig, run_summarize, run_summarize_mlstm
 
 pytestmark = pytest.mark.filterwarnings("ignore:random control")

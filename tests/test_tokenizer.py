@@ -10,9 +10,9 @@ import torch
 from interp.models.mlstm import MLSTM, CheckpointMismatchError
 from interp.positions import Commas, FullStops, SentimentWords
 from interp.experiments.probe import byte_trace
-from interp.models.recurrent import MLSTMModel, byte_pieces
-from interp.models.tokenizer import BPETokenizer, ByteTokenizer, train_bpe
-from interp.models.train_mlstm import evaluate_bpc, train_mlstm
+from interp.models.mlstm.adapter import MLSTMModel
+from interp.models.mlstm.tokenizer import BPETokenizer, ByteTokenizer, byte_pieces, train_bpe
+from interp.models.mlstm.train import evaluate_bpc, train_mlstm
 
 REVIEWS = [
     "This movie was great, truly great. The acting was superb, the plot was tight.",
@@ -241,7 +241,7 @@ def test_sampling_and_the_cli_refuse_what_they_cannot_do(bpe, tmp_path):
     from typer.testing import CliRunner
 
     from interp.cli import app
-    from interp.models.sample import sample
+    from interp.models.mlstm.sample import sample
 
     with pytest.raises(ValueError, match="generates bytes"):
         sample(_bpe_model(bpe), prompt="A great", n_bytes=5)
@@ -262,3 +262,21 @@ def test_probe_report_runs_on_a_bpe_model_and_its_traces_show_token_pieces(bpe):
         shown = html.unescape(row["text"]).replace("\n", " ").strip()  # what preprocess() keeps inside the pads
         assert "".join(t.tokens) == shown  # one entry per token
         assert len(t.tokens) == len(t.values) < len(row["text"])
+
+
+def test_bpe_training_command_runs_once_under_its_new_and_old_names(tmp_path):
+    """``python -m interp.models.mlstm.tokenizer`` (and the deprecated ``interp.tokenizer``) run the module as
+    the program without runpy finding it already imported by the package (that would be a RuntimeWarning,
+    an error here): the package leaves the tokenizer module unimported until a model needs it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for mod in ("interp.models.mlstm.tokenizer", "interp.tokenizer"):
+        r = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-W", "ignore::DeprecationWarning",
+                            "-m", mod, "--help"], capture_output=True, text=True, env=env, cwd=root)
+        assert r.returncode == 0, r.stderr
+        assert "--vocab-size" in r.stdout and "Train a byte-level BPE" in r.stdout

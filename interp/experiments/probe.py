@@ -185,7 +185,7 @@ def byte_trace(
     ``d_hidden`` or an :class:`interp.directions.Direction`; the value is the projection on its
     unit vector. ``site``: ``"c"`` (cell) or ``"h"`` (hidden).
 
-    A BPE model (:mod:`interp.models.tokenizer`) gives one entry per token: ``chars`` are the token
+    A BPE model (:mod:`interp.models.mlstm.tokenizer`) gives one entry per token: ``chars`` are the token
     pieces (the text each token completes, cut to the shown text where a token holds a pad,
     e.g. ``" I"`` after the front pad shows as ``"I"``), still joining to the text.
     """

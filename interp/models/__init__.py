@@ -1,2 +1,2 @@
 """The model families behind one protocol (:mod:`.protocol`): transformers through TransformerLens (:mod:`.transformer`), the
-byte/subword mLSTM (:mod:`.mlstm`, adapter :mod:`.recurrent`, trainer :mod:`.train_mlstm`), and the zoo (:mod:`.zoo`)."""
+byte/subword mLSTM (the package :mod:`.mlstm`: module, tokenizers, adapter, trainer, converters, sampling), and the zoo (:mod:`.zoo`)."""

@@ -7,7 +7,7 @@
 - a folder holding ``config.json`` (a pulled or converted Hugging Face model) -> ``TransformerModel``;
 - an mLSTM checkpoint: a run folder holding ``model.safetensors``, or the ``model.safetensors`` /
   ``model.json`` (card format ``interp.mlstm``) itself, or the path without its suffix ->
-  :class:`~interp.models.recurrent.MLSTMModel`, named after its run folder (or the file's stem);
+  :class:`~interp.models.mlstm.adapter.MLSTMModel`, named after its run folder (or the file's stem);
 - OpenAI's or NVIDIA's published mLSTM (``0.npy`` … ``14.npy``, a ``.pt`` file) -> a one-line error
   naming ``interp models convert-mlstm``, which converts it once into an interp checkpoint;
 - anything else (a hub name such as ``gpt2``) -> ``TransformerModel.load``, which resolves it through
@@ -113,10 +113,10 @@ def mlstm_name(st: Path) -> str:
 
 def load_mlstm(path: str | os.PathLike, *, device=None, dtype=None, tokenizer=None, name: str | None = None):
     """An mLSTM checkpoint (a run folder holding ``model.safetensors``, or the file with or without
-    its suffix) as an :class:`~interp.models.recurrent.MLSTMModel`; a clear error for a missing
+    its suffix) as an :class:`~interp.models.mlstm.adapter.MLSTMModel`; a clear error for a missing
     file, a checkpoint that does not match its card, or preprocessing whose package is missing."""
     from interp.models.mlstm import MLSTM, CheckpointMismatchError, check_preprocessing, checkpoint_file
-    from interp.models.recurrent import MLSTMModel
+    from interp.models.mlstm.adapter import MLSTMModel
 
     st = checkpoint_file(path)
     if isinstance(device, str):

@@ -98,7 +98,7 @@ def fit_l2_probe(Xtr, ytr, Xdev, ydev, C_grid: Sequence[float], seed: int = 0) -
 
 def run_summarize_mlstm(model, config: MLSTMSummarizeConfig | None = None, *, progress: bool = True,
                         command: str | None = None, model_path: str | None = None, engine: dict | None = None) -> Result:
-    """The summarization table for the byte mLSTM (:class:`interp.models.recurrent.MLSTMModel`): a unit
+    """The summarization table for the byte mLSTM (:class:`interp.models.mlstm.adapter.MLSTMModel`): a unit
     and a direction in each of ``sites`` ablated at the selected steps, measured by an L2 probe's
     SST test accuracy on the final ``probe_site`` state."""
     from interp.finders import MeanDiff

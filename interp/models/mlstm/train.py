@@ -1,12 +1,9 @@
 """Train a byte-level (or BPE) mLSTM language model on IMDB reviews (train + unsup), resumably.
 
-The corpus: every review preprocessed as the model reads it (:func:`interp.models.mlstm.preprocess`,
-OpenAI's ``'\\n ' + text + ' '``), concatenated into one uint8 byte stream. The last reviews
-of ``unsup`` (at least ``held_out_chars`` bytes) are held out for bits-per-character and never
-trained on; the IMDB test split is never read. The remaining reviews are shuffled with a fixed
-seed (IMDB's train file holds all negatives, then all positives) unless ``shuffle_reviews=False``.
-The encoded arrays are cached as ``.npy`` under ``interp.config.cache_dir()/mlstm_corpus``,
-keyed by the sha256 of the source files and the corpus options.
+The corpus (:mod:`interp.models.mlstm.corpus`): every review preprocessed as the model reads it,
+concatenated into one byte stream, the last ``unsup`` reviews (at least ``held_out_chars`` bytes)
+held out for bits-per-character and never trained on, the rest shuffled with a fixed seed unless
+``shuffle_reviews=False``; cached under ``interp.config.cache_dir()/mlstm_corpus``.
 
 Training: truncated BPTT. The stream is cut into ``batch_size`` contiguous shards, one per
 batch row; each step reads the next ``bptt`` bytes of every shard and predicts the byte after
@@ -17,7 +14,7 @@ over ``total_chars``, gradient norm clipped at ``clip``.
 Files in ``out_dir``: ``train_log.jsonl`` (one row per log/eval point: step, chars_seen,
 train_bpc (mean since the last row), held_out_bpc (null unless evaluated there), lr, wall_s,
 epoch), ``checkpoint.pt`` (everything needed to resume exactly), ``model.safetensors`` +
-``model.json`` (the weights at the last checkpoint; see :meth:`interp.models.mlstm.MLSTM.load`),
+``model.json`` (the weights at the last checkpoint; see :meth:`interp.models.mlstm.module.MLSTM.load`),
 ``run.json`` (the arguments).
 
 Resuming (``resume=True``) restores the model, Adam's moments, the step (and so the LR and
@@ -31,7 +28,7 @@ work since the last checkpoint.
 CPU notes: set ``OMP_WAIT_POLICY=PASSIVE`` in the environment *before* Python starts on a
 shared machine (spinning OpenMP threads slow everything down), and use fp32 only.
 
-Command line: ``python -m interp.models.train_mlstm OUT_DIR --d-hidden 256 --total-chars 20e6 ...``.
+Command line: ``python -m interp.models.mlstm.train OUT_DIR --d-hidden 256 --total-chars 20e6 ...``.
 """
 
 from __future__ import annotations
@@ -52,14 +49,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from interp import config
-from interp.models.mlstm import MLSTM, MLSTMConfig, _float_dtype, preprocess
-from interp.runs import file_sha256
+from interp.models.mlstm.checkpoint import _float_dtype
+from interp.models.mlstm.config import MLSTMConfig
+from interp.models.mlstm.corpus import build_imdb_corpus, tokenize_corpus
+from interp.models.mlstm.module import MLSTM
 
 __all__ = ["train_mlstm", "TrainResult", "build_imdb_corpus", "evaluate_bpc", "main"]
 
-CORPUS_VERSION = 1  # bump when the preprocessing or layout of the cached corpus changes
-SHUFFLE_SEED = 1234
 CKPT_VERSION = 1
 LN2 = math.log(2.0)
 
@@ -84,144 +80,8 @@ class TrainResult:
     held_out_bpc: Optional[float]
 
 
-# --------------------------------------------------------------------------- corpus
-
-
 def _sha256_array(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).data).hexdigest()
-
-
-def _imdb_split_texts(split: str) -> list[str]:
-    try:
-        from interp.data import iter_imdb_texts
-    except ImportError:  # pragma: no cover - data.py missing: read the jsonl directly
-        import gzip
-
-        path = config.data_dir() / "imdb" / f"{split}.jsonl.gz"
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            return [json.loads(line)["text"] for line in f if line.strip()]
-    return list(iter_imdb_texts(splits=(split,)))
-
-
-def build_imdb_corpus(
-    held_out_chars: int = 500_000,
-    max_reviews: Optional[int] = None,
-    shuffle_reviews: bool = True,
-    cache: bool = True,
-    verbose: bool = True,
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """``(train_bytes, held_out_bytes, info)`` as uint8 arrays from IMDB train + unsup.
-
-    Held out: the last reviews of ``unsup`` covering at least ``held_out_chars`` bytes
-    (independent of ``max_reviews``, so bpc stays comparable between quick and full runs).
-    Training: every other train/unsup review, shuffled with a fixed seed, truncated to the
-    first ``max_reviews``.
-    """
-    src_dir = config.data_dir() / "imdb"
-    sources = [src_dir / "train.jsonl.gz", src_dir / "unsup.jsonl.gz"]
-    key = None
-    if cache and all(p.is_file() for p in sources):
-        h = hashlib.sha256()
-        for p in sources:
-            h.update(f"{p.name}:{file_sha256(p)}\n".encode())
-        opts = dict(v=CORPUS_VERSION, held=held_out_chars, max=max_reviews, shuffle=shuffle_reviews, seed=SHUFFLE_SEED)
-        h.update(json.dumps(opts, sort_keys=True).encode())
-        key = h.hexdigest()[:20]
-        cdir = config.cache_dir() / "mlstm_corpus"
-        f_train, f_held, f_info = (cdir / f"imdb_{key}_{s}" for s in ("train.npy", "held.npy", "info.json"))
-        if f_train.is_file() and f_held.is_file() and f_info.is_file():
-            info = json.loads(f_info.read_text())
-            return np.load(f_train, mmap_mode="r"), np.load(f_held), info
-    t0 = time.time()
-    train_txt = _imdb_split_texts("train")
-    unsup_txt = _imdb_split_texts("unsup")
-    k = held_out_count(unsup_txt, held_out_chars)
-    held = [preprocess(t) for t in unsup_txt[len(unsup_txt) - k:]]
-    del unsup_txt[len(unsup_txt) - k:]
-    docs = train_txt + unsup_txt
-    order = np.arange(len(docs))
-    if shuffle_reviews:
-        order = np.random.default_rng(SHUFFLE_SEED).permutation(len(docs))
-    if max_reviews is not None:
-        order = order[:max_reviews]
-    enc = []
-    skipped = 0
-    for i in order:
-        try:
-            enc.append(preprocess(docs[i]))
-        except ValueError:  # empty review
-            skipped += 1
-    train = np.frombuffer(b"".join(enc), dtype=np.uint8).copy()
-    held_arr = np.frombuffer(b"".join(held), dtype=np.uint8).copy()
-    info = {
-        "source": "imdb train+unsup",
-        "n_train_reviews": len(enc),
-        "n_held_out_reviews": len(held),
-        "train_chars": int(train.size),
-        "held_out_chars": int(held_arr.size),
-        "skipped_empty": skipped,
-        "shuffle_reviews": shuffle_reviews,
-        "shuffle_seed": SHUFFLE_SEED if shuffle_reviews else None,
-        "max_reviews": max_reviews,
-        "corpus_version": CORPUS_VERSION,
-        "key": key,
-    }
-    if verbose:
-        print(f"[train_mlstm] built IMDB corpus: {train.size:,} train bytes, {held_arr.size:,} held out "
-              f"({time.time() - t0:.1f}s)", file=sys.stderr)
-    if key is not None:
-        cdir.mkdir(parents=True, exist_ok=True)
-        for arr, f in ((train, f_train), (held_arr, f_held)):
-            tmp = f.with_name(f.name + f".tmp{os.getpid()}.npy")
-            np.save(tmp, arr)
-            os.replace(tmp, f)
-        f_info.write_text(json.dumps(info, indent=2) + "\n")
-    return train, held_arr, info
-
-
-def tokenize_corpus(tokenizer, data: np.ndarray, cache_key: Optional[str] = None, verbose: bool = True,
-                    name: str = "corpus") -> np.ndarray:
-    """Token ids (uint16) of a byte corpus for a BPE model. The stream is cut before every
-    ``b'\\n'`` (where each preprocessed review starts) and each piece is tokenized on its own, as
-    the model reads a review (:meth:`interp.models.tokenizer.BPETokenizer.encode` of the preprocessed
-    text); the ids are concatenated. ``cache_key`` caches the result (keyed with the tokenizer's
-    sha256) under ``interp.config.cache_dir()/mlstm_corpus``."""
-    if tokenizer.vocab_size > 65536:
-        raise ValueError(f"a vocabulary of {tokenizer.vocab_size} does not fit uint16 token ids")
-    f = None
-    if cache_key is not None:
-        f = config.cache_dir() / "mlstm_corpus" / f"{cache_key}_{name}_bpe{tokenizer.sha256[:16]}.npy"
-        if f.is_file():
-            return np.load(f, mmap_mode="r")
-    t0 = time.time()
-    raw = np.asarray(data).tobytes()
-    parts = raw.split(b"\n")
-    docs = ([parts[0]] if parts[0] else []) + [b"\n" + p for p in parts[1:]]
-    ids: list[np.ndarray] = []
-    step = 2048
-    for k in range(0, len(docs), step):
-        chunk = tokenizer.encode_stream([d.decode("utf-8") for d in docs[k : k + step]], preprocess_text=False)
-        ids.extend(np.asarray(c, dtype=np.uint16) for c in chunk)
-    out = np.concatenate(ids) if ids else np.zeros(0, np.uint16)
-    if verbose:
-        print(f"[train_mlstm] tokenized {name}: {len(raw):,} bytes -> {out.size:,} tokens "
-              f"({len(raw) / max(1, out.size):.3f} chars/token, {time.time() - t0:.1f}s)", file=sys.stderr)
-    if f is not None:
-        f.parent.mkdir(parents=True, exist_ok=True)
-        tmp = f.with_name(f.name + f".tmp{os.getpid()}.npy")
-        np.save(tmp, out)
-        os.replace(tmp, f)
-    return out
-
-
-def held_out_count(unsup_texts: list[str], held_out_chars: int = 500_000) -> int:
-    """How many of the last ``unsup`` reviews are held out: the fewest whose preprocessed bytes
-    reach ``held_out_chars`` (what :func:`build_imdb_corpus` never trains on)."""
-    k, n = 0, 0
-    while k < len(unsup_texts) and n < held_out_chars:
-        n += len(preprocess(unsup_texts[len(unsup_texts) - 1 - k]))
-        k += 1
-    return k
 
 
 def _as_bytes_array(x: Union[bytes, bytearray, np.ndarray], name: str) -> np.ndarray:
@@ -243,7 +103,7 @@ def evaluate_bpc(
     """Bits per character of ``model`` on ``data`` (uint8 bytes, or the token ids of a BPE model):
     ``batch_size`` contiguous shards, read in chunks of ``chunk`` tokens with the state carried,
     from a zero state. A BPE model's summed token loss is divided by the bytes its predicted
-    tokens stand for (:meth:`interp.models.tokenizer.BPETokenizer.n_bytes`), so the number is per
+    tokens stand for (:meth:`interp.models.mlstm.tokenizer.BPETokenizer.n_bytes`), so the number is per
     character, as the byte model's."""
     device = device or model.device
     tok = model.tokenizer
@@ -355,7 +215,7 @@ def train_mlstm(
     model is 44 MB in fp16, 88 MB in fp32); ``checkpoint.pt`` keeps fp32 weights and Adam state, so
     resuming stays exact.
 
-    ``tokenizer`` (a :class:`interp.models.tokenizer.BPETokenizer` or the path of its JSON) trains the
+    ``tokenizer`` (a :class:`interp.models.mlstm.tokenizer.BPETokenizer` or the path of its JSON) trains the
     same model over its tokens instead of bytes: the corpus (IMDB or ``corpus``) is tokenized
     review by review (:func:`tokenize_corpus`, cached), ``bptt`` and ``batch_size`` count tokens,
     and every ``*_chars`` argument still counts characters (bytes of text): it is turned into
@@ -382,14 +242,14 @@ def train_mlstm(
         save_dtype = _float_dtype(save_dtype)  # a bad name fails here, not at the first checkpoint
     tok = None
     if tokenizer is not None:
-        from interp.models.tokenizer import BPETokenizer
+        from interp.models.mlstm.tokenizer import BPETokenizer
 
         tok = tokenizer if isinstance(tokenizer, BPETokenizer) else BPETokenizer.load(tokenizer)
         if vocab_size is not None and vocab_size != tok.vocab_size:
             raise ValueError(f"vocab_size {vocab_size} does not match the tokenizer's {tok.vocab_size} tokens")
     elif vocab_size is not None and vocab_size != 256:
         raise ValueError(f"vocab_size {vocab_size} needs a tokenizer (--tokenizer PATH, a BPE of that size; "
-                         f"python -m interp.models.tokenizer trains one); without one the model reads 256 bytes")
+                         f"python -m interp.models.mlstm.tokenizer trains one); without one the model reads 256 bytes")
 
     # ---- data
     if corpus is None:
@@ -696,7 +556,7 @@ def main(argv: Optional[list[str]] = None) -> TrainResult:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--stop-after-chars", type=float, default=None)
     p.add_argument("--max-wall-s", type=float, default=None)
-    p.add_argument("--tokenizer", default=None, help="BPE tokenizer JSON (python -m interp.models.tokenizer); default bytes")
+    p.add_argument("--tokenizer", default=None, help="BPE tokenizer JSON (python -m interp.models.mlstm.tokenizer); default bytes")
     p.add_argument("--vocab-size", type=int, default=None, help="check: the tokenizer's vocabulary size")
     p.add_argument("--save-dtype", default=None)
     a = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """What an mLSTM reads: bytes (the default) or byte-level BPE tokens.
 
-Both tokenizers take a text through OpenAI's :func:`interp.models.mlstm.preprocess` (``'\\n ' + text +
+Both tokenizers take a text through OpenAI's :func:`interp.models.mlstm.text.preprocess` (``'\\n ' + text +
 ' '``, HTML unescaped, newlines to spaces) and return 1-D long tensors of token ids. A token's
 *bytes* are the UTF-8 bytes it stands for, and its *piece* is the text it completes (the
 characters whose last byte it holds; '' when it ends inside a multi-byte character), so the
@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from interp.models.mlstm.text import preprocess, text_bytes
+
 __all__ = ["ByteTokenizer", "BPETokenizer", "train_bpe", "load_tokenizer", "byte_pieces", "TOKENIZER_FILE"]
 
 #: File name of a model's tokenizer beside ``model.safetensors`` (``<stem>.tokenizer.json``
@@ -42,8 +44,6 @@ TOKENIZER_FILE = "tokenizer.json"
 
 
 def _preprocessed(text: Union[str, bytes], preprocess_text: bool, scheme: str = "openai") -> bytes:
-    from interp.models.mlstm import text_bytes
-
     return text_bytes(text, preprocess_text, scheme=scheme)
 
 
@@ -80,7 +80,7 @@ class _Tokenizer:
     def encode_each(self, texts: Sequence[Union[str, bytes]], preprocess_text: bool = True,
                     scheme: str = "openai") -> list[Tensor]:
         """:meth:`encode` for every text (``scheme``: the model's preprocessing, see
-        :func:`interp.models.mlstm.preprocess`); an error names the index of the text that failed."""
+        :func:`interp.models.mlstm.text.preprocess`); an error names the index of the text that failed."""
         if isinstance(texts, (str, bytes)):
             raise TypeError("expected a sequence of texts, not one text")
         out = []
@@ -250,7 +250,7 @@ class BPETokenizer(_Tokenizer):
 
 def train_bpe(texts: Iterable[str], vocab_size: int, *, min_frequency: int = 2, progress: bool = False) -> BPETokenizer:
     """Learn a byte-level BPE of ``vocab_size`` tokens (256 bytes + merges) from ``texts``, each
-    read as the mLSTM reads it (:func:`interp.models.mlstm.preprocess`). Deterministic for given texts."""
+    read as the mLSTM reads it (:func:`interp.models.mlstm.text.preprocess`). Deterministic for given texts."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 257:
@@ -266,8 +266,6 @@ def train_bpe(texts: Iterable[str], vocab_size: int, *, min_frequency: int = 2, 
 
     def stream():
         nonlocal n
-        from interp.models.mlstm import preprocess
-
         for t in texts:
             try:
                 b = preprocess(t)
@@ -287,20 +285,11 @@ def load_tokenizer(path: Union[None, str, Path]) -> _Tokenizer:
     return ByteTokenizer() if path is None else BPETokenizer.load(path)
 
 
-def imdb_bpe_texts() -> Iterable[str]:
-    """The texts :func:`train_bpe` learns from for IMDB models: IMDB train + unsup, without the
-    reviews :func:`interp.models.train_mlstm.build_imdb_corpus` holds out (the last unsup reviews)."""
-    from interp.models.train_mlstm import held_out_count, _imdb_split_texts
-
-    train = _imdb_split_texts("train")
-    unsup = _imdb_split_texts("unsup")
-    k = held_out_count(unsup)
-    return train + unsup[: len(unsup) - k]
-
-
-if __name__ == "__main__":  # python -m interp.models.tokenizer OUT.json --vocab-size 8192
+if __name__ == "__main__":  # python -m interp.models.mlstm.tokenizer OUT.json --vocab-size 8192
     import argparse
     import time
+
+    from interp.models.mlstm.corpus import imdb_bpe_texts
 
     ap = argparse.ArgumentParser(description="Train a byte-level BPE on IMDB train+unsup (minus the mLSTM's "
                                              "held-out reviews).")

@@ -47,7 +47,7 @@ weight-normed checkpoint keeps ``V``/``g``. Their current tokenizer (``Character
 maps byte ``b`` to id ``b + 1`` with a pad id 0 (257 rows); such an embedding and decoder are cut
 to the 256 byte rows (the card records ``token_offset: 1``; the pad logit is dropped). A
 256-row checkpoint (their earlier code) maps one to one. Preprocessing: ``"nvidia"``
-(:func:`interp.models.mlstm.preprocess_nvidia`, their ``process_str``).
+(:func:`interp.models.mlstm.text.preprocess_nvidia`, their ``process_str``).
 
 A source that does not have the expected layout (a missing array or key, a wrong shape, a file
 that is not a checkpoint) raises :class:`LayoutError`, one line naming the array and the shape
@@ -65,7 +65,8 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from interp.models.mlstm import MLSTM, MLSTMConfig
+from interp.models.mlstm.config import MLSTMConfig
+from interp.models.mlstm.module import MLSTM
 
 __all__ = [
     "FORMATS",

@@ -1,10 +1,10 @@
 """The byte-level mLSTM behind the :class:`~interp.models.protocol.Model` protocol.
 
-:class:`MLSTMModel` wraps :class:`interp.models.mlstm.MLSTM` so that position selectors, interventions
+:class:`MLSTMModel` wraps :class:`interp.models.mlstm.module.MLSTM` so that position selectors, interventions
 and readers written for transformers work unchanged: a site is a hook point (``hook_c``,
 ``hook_h``, gates), activations read from it come back (B, T, d), and an intervention given a
 (B, T) position mask is applied step by step, at step ``t`` to the rows where ``mask[:, t]`` is
-True. Tokens are what the model's tokenizer (:mod:`interp.models.tokenizer`) makes of the text after
+True. Tokens are what the model's tokenizer (:mod:`interp.models.mlstm.tokenizer`) makes of the text after
 the model's preprocessing (``cfg.preprocess``; OpenAI's by default, ``'\\n ' + text + ' '``):
 bytes by default, or byte-level BPE tokens for a model trained over them. Each token's *piece*
 is the text it completes (for bytes, the character; continuation bytes of a multi-byte
@@ -19,9 +19,8 @@ from typing import Sequence
 
 import torch
 
-from interp.models.mlstm import HOOK_NAMES, MLSTM
+from interp.models.mlstm.module import HOOK_NAMES, MLSTM
 from interp.models.protocol import Batch, InterventionFn, check_site
-from interp.models.tokenizer import byte_pieces  # noqa: F401  (re-exported: interp.experiments.probe uses it)
 
 # the per-step hook points that carry a d_hidden-wide state or gate
 STATE_SITES = ("hook_m", "hook_i", "hook_f", "hook_o", "hook_u", "hook_c", "hook_h")
@@ -174,3 +173,13 @@ class MLSTMModel:
 
 
 assert set(STATE_SITES) <= set(HOOK_NAMES)
+
+
+def __getattr__(name: str):
+    """``byte_pieces``, which the old path ``interp.recurrent`` offered, from
+    :mod:`interp.models.mlstm.tokenizer` (looked up late: see ``module._attach_tokenizer``)."""
+    if name == "byte_pieces":
+        from interp.models.mlstm.tokenizer import byte_pieces
+
+        return byte_pieces
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from interp.models.mlstm import MLSTM
+from interp.models.mlstm.module import MLSTM
 
 __all__ = ["sample", "check_hold", "FRONT_PAD"]
 
