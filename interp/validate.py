@@ -27,6 +27,10 @@ class InputError(ValueError):
     """A value a user gave is not usable; the message names the option and the fix."""
 
 
+class InputTypeError(InputError, TypeError):
+    """An :class:`InputError` about a value's type (also a ``TypeError``, as Python's own)."""
+
+
 def _is_int(value: Any) -> bool:
     import numpy as np
 
@@ -140,15 +144,15 @@ def check_texts(texts: Any, what: str = "texts") -> list[str]:
     """A non-empty list (or tuple) of non-empty ``str``; one bare string, bytes, None, an empty or
     whitespace-only text are refused with the index of the first bad one."""
     if isinstance(texts, (str, bytes)):
-        raise InputError(f"{what} must be a list of strings, not one {type(texts).__name__} "
+        raise InputTypeError(f"{what} must be a list of strings, not one {type(texts).__name__} "
                          f"(wrap it: [{texts[:30]!r}])")
     if texts is None or not isinstance(texts, Sequence):
-        raise InputError(f"{what} must be a list of strings, got {type(texts).__name__}")
+        raise InputTypeError(f"{what} must be a list of strings, got {type(texts).__name__}")
     if len(texts) == 0:
         raise InputError(f"{what}: no texts given")
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise InputError(f"{what}: text {i} is {type(t).__name__}, not str")
+            raise InputTypeError(f"{what}: text {i} is {type(t).__name__}, not str")
         if not t.strip():
             raise InputError(f"{what}: text {i} is empty{'' if not t else ' (whitespace only)'}")
     return list(texts)
@@ -198,3 +202,26 @@ def check_ablation_options(positions, modes, n_random, threshold=None, *, allowe
         raise ValueError("n_random must be at least 1: every number needs its random control")
     if threshold is not None and threshold not in ("dev", "zero"):
         raise ValueError(f"threshold must be 'dev' or 'zero', not {threshold!r}")
+
+
+def unit_vector(direction: Any, width: int, what: str = "direction"):
+    """``direction`` (a vector, or anything with a ``.vector`` such as :class:`interp.directions.Direction`)
+    as a float32 CPU unit vector of ``width``; ValueError naming ``what`` for a non-vector, a wrong width,
+    or a zero or non-finite norm."""
+    import math
+
+    import numpy as np
+    import torch
+
+    vec = getattr(direction, "vector", direction)
+    try:
+        v = (vec.detach().to("cpu", torch.float32) if isinstance(vec, torch.Tensor)
+             else torch.as_tensor(np.asarray(vec, dtype=np.float32)))
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a vector of width {width}, got {type(vec).__name__}") from None
+    if v.dim() != 1 or v.shape[0] != width:
+        raise ValueError(f"{what} has the wrong width: shape {tuple(v.shape)}, expected ({width},)")
+    norm = float(v.norm())
+    if not math.isfinite(norm) or norm == 0:
+        raise ValueError(f"{what} is zero or not finite")
+    return v / norm

@@ -24,6 +24,8 @@ MAX_LINES = 520
 #: modules allowed past MAX_LINES, each with the one idea it holds
 LONG_ONE_IDEA = {
     "interp.cli": "the command line: one typer app, one function per command, each a thin parser over an experiment",
+    "interp.models.mlstm.module": "the MLSTM nn.Module: its equations, hook points and step loop, one class",
+    "interp.models.mlstm.train": "the resumable trainer: one loop with its exact checkpoint, schedule and evaluation",
 }
 #: modules under interp/experiments that are not experiments
 NOT_EXPERIMENTS = {"interp.experiments", "interp.experiments.options"}

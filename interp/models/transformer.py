@@ -22,6 +22,7 @@ from typing import Sequence
 
 import torch
 
+from interp.validate import check_texts
 from interp.models.protocol import Batch, InterventionFn, UnknownSiteError, check_site
 
 log = logging.getLogger(__name__)
@@ -192,15 +193,7 @@ class TransformerModel:
         return ids[0]
 
     def tokenize(self, texts: Sequence[str], ids: Sequence[int] | None = None) -> Batch:
-        if isinstance(texts, str):
-            raise TypeError("tokenize takes a list of texts, not one string")
-        if len(texts) == 0:
-            raise ValueError("no texts to tokenize")
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"text {i} is {type(t).__name__}, not str")
-            if not t.strip():
-                raise ValueError(f"text {i} is empty")
+        texts = check_texts(texts, "tokenize")
         encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         if self.bos_token_id is not None:
             encoded = [[self.bos_token_id] + e for e in encoded]

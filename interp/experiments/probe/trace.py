@@ -8,23 +8,13 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
+from interp.validate import unit_vector
 from interp.experiments.probe.features import END_PAD, FRONT_PAD, _check_which
 from interp.models.mlstm import MLSTM
 
 def _unit_vector(direction: Any, d: int) -> torch.Tensor:
     """``direction`` (a vector, or an :class:`interp.directions.Direction`) as a float32 unit vector."""
-    vec = getattr(direction, "vector", direction)
-    try:
-        v = (vec.detach().to("cpu", torch.float32) if isinstance(vec, torch.Tensor)
-             else torch.as_tensor(np.asarray(vec, dtype=np.float32)))
-    except (TypeError, ValueError):
-        raise ValueError(f"direction must be a vector of width {d}; got {type(vec).__name__}") from None
-    if v.dim() != 1 or v.shape[0] != d:
-        raise ValueError(f"direction must be a vector of width {d} (d_hidden); got shape {tuple(v.shape)}")
-    norm = float(v.norm())
-    if not np.isfinite(norm) or norm == 0:
-        raise ValueError("direction is zero or not finite")
-    return v / norm
+    return unit_vector(direction, d, "direction")
 
 
 def byte_trace(

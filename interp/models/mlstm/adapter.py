@@ -19,8 +19,9 @@ from typing import Sequence
 
 import torch
 
+from interp.validate import check_texts
 from interp.models.mlstm.module import HOOK_NAMES, MLSTM
-from interp.models.protocol import Batch, InterventionFn, check_site
+from interp.models.protocol import Batch, check_site
 
 # the per-step hook points that carry a d_hidden-wide state or gate
 STATE_SITES = ("hook_m", "hook_i", "hook_f", "hook_o", "hook_u", "hook_c", "hook_h")
@@ -68,15 +69,7 @@ class MLSTMModel:
         return {s: self.mlstm.cfg.d_hidden for s in STATE_SITES}
 
     def tokenize(self, texts: Sequence[str], ids: Sequence[int] | None = None) -> Batch:
-        if isinstance(texts, (str, bytes)):
-            raise TypeError("tokenize takes a list of texts, not one text")
-        if len(texts) == 0:
-            raise ValueError("no texts to tokenize")
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"text {i} is {type(t).__name__}, not str")
-            if not t.strip():
-                raise ValueError(f"text {i} is empty{'' if not t else ' (whitespace only)'}")
+        texts = check_texts(texts, "tokenize")
         tok = self.mlstm.require_tokenizer()
         seqs = tok.encode_each(texts, scheme=self.mlstm.cfg.preprocess)
         width = max(len(s) for s in seqs)

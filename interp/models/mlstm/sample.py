@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from interp.validate import unit_vector
 from interp.models.mlstm.module import MLSTM
 
 __all__ = ["sample", "check_hold", "FRONT_PAD"]
@@ -52,18 +53,7 @@ def check_hold(hold: Optional[dict], d_hidden: int) -> Optional[tuple[str, Any, 
         if not 0 <= int(k) < d_hidden:
             raise ValueError(f"hold 'unit' {int(k)} is out of range: the cell has {d_hidden} units (0..{d_hidden - 1})")
         return "unit", int(k), value
-    vec = getattr(hold["direction"], "vector", hold["direction"])  # a Direction or a vector
-    try:
-        v = (vec.detach().to("cpu", torch.float32) if isinstance(vec, torch.Tensor)
-             else torch.as_tensor(np.asarray(vec, dtype=np.float32)))
-    except (TypeError, ValueError):
-        raise ValueError(f"hold 'direction' must be a vector of width {d_hidden}, got {type(vec).__name__}") from None
-    if v.dim() != 1 or v.shape[0] != d_hidden:
-        raise ValueError(f"hold 'direction' has the wrong width: shape {tuple(v.shape)}, the cell has {d_hidden} units")
-    n = float(v.norm())
-    if not math.isfinite(n) or n == 0:
-        raise ValueError("hold 'direction' is zero or not finite")
-    return "direction", v / n, value
+    return "direction", unit_vector(hold["direction"], d_hidden, "hold 'direction'"), value
 
 
 def _prompt_bytes(prompt: str | bytes) -> bytes:
