@@ -24,7 +24,6 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from interp.models.mlstm import MLSTM  # noqa: E402
@@ -45,6 +44,23 @@ def held_out_by_chars(run: Path) -> dict[int, float]:
         if r.get("held_out_bpc") is not None:
             out[int(r["chars_seen"])] = float(r["held_out_bpc"])
     return out
+
+
+def held_out_data(run: Path, model: MLSTM):
+    """The run's held-out text as the trainer evaluated it (bytes, or token ids of a BPE model),
+    rebuilt from ``run.json`` and checked against its sha256."""
+    from interp.models.mlstm.corpus import build_imdb_corpus, tokenize_corpus
+    from interp.models.mlstm.train import _sha256_array
+
+    info = json.loads((run / "run.json").read_text())
+    _, held, cinfo = build_imdb_corpus(info["held_out_chars"], info.get("max_reviews"), info.get("shuffle_reviews", True),
+                                       verbose=False)
+    if _sha256_array(held) != info["held_out_sha256"]:
+        raise SystemExit(f"{run}: the held-out text rebuilt here is not the one the run evaluated (sha256 differs)")
+    tok = model.tokenizer
+    if tok is not None and tok.kind != "bytes":
+        held = tokenize_corpus(tok, held, cinfo.get("key"), verbose=False, name="held")
+    return held
 
 
 def probe(model: MLSTM, splits, sites, seed: int, batch_size: int = 128) -> dict:
@@ -116,7 +132,12 @@ def main() -> None:
         model = MLSTM.load(p)
         meta = checkpoint_meta(p)
         chars = int(meta.get("chars_seen") or 0)
-        add({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": bpc.get(chars, meta.get("held_out_bpc")),
+        held_bpc, evaluated = bpc.get(chars), "by the trainer"
+        if held_bpc is None:  # the snapshot ended a session between two evaluations: the card's value is older
+            from interp.models.mlstm.train import evaluate_bpc
+
+            held_bpc, evaluated = evaluate_bpc(model, held_out_data(a.run, model), 64), "here (not a trainer eval point)"
+        add({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": held_bpc, "held_out_bpc_evaluated": evaluated,
              "probes": probe(model, splits, sites, a.seed, a.batch_size), "seconds": time.time() - t})
         dump()
     rows.sort(key=lambda r: r["chars_seen"])
