@@ -6,6 +6,8 @@ never saw the model (tf-idf 1-2-gram logistic regression fitted on IMDB train, s
 for its own accuracy). The hold values are the unit's (direction's) mean final-state value on SST
 dev ± ``--sigmas`` standard deviations. The control is the same procedure on random units (and
 random directions): a held unit may change the text a lot without changing its sentiment.
+Byte and BPE checkpoints alike (a BPE model samples subword tokens; see
+:func:`interp.models.mlstm.sample.sample`).
 
     python analyses/mlstm_steer_eval.py models/mlstm-512 --unit 350 --out runs/steer-eval.json
     python analyses/mlstm_steer_eval.py models/mlstm-512 --unit 350 \\
@@ -53,7 +55,8 @@ def main() -> None:
     ap.add_argument("--direction", type=Path, action="append", default=[],
                     help="a saved Direction over the cell state to hold (repeatable)")
     ap.add_argument("--n-samples", type=int, default=48, help="samples per condition")
-    ap.add_argument("--n-bytes", type=int, default=300)
+    ap.add_argument("--n-bytes", type=int, default=300,
+                    help="length of each sample in bytes of text (a BPE model's last token is cut to it)")
     ap.add_argument("--prompt", default="")
     ap.add_argument("--temperature", type=float, default=0.8)
     ap.add_argument("--sigmas", type=float, default=4.0, help="hold at mean ± this many std of the final state")
