@@ -98,9 +98,9 @@ def main() -> None:
     sites = tuple(a.sites.split(","))
     splits = probe_splits(a.data, a.limit, a.seed)
     bpc = held_out_by_chars(a.run)
-    snaps = sorted((a.run / "snapshots").glob("chars-*.safetensors"))
+    snaps = sorted((a.run / "snapshots").glob("chars-*.safetensors"), key=lambda p: float(p.stem.split("-")[1].rstrip("M")))
     snaps = [p for i, p in enumerate(snaps) if i % a.every == a.every - 1 or p == snaps[-1]]
-    snaps = [p for p in snaps if int(p.stem.split("-")[1].rstrip("M")) * 1_000_000 >= a.min_chars]
+    snaps = [p for p in snaps if float(p.stem.split("-")[1].rstrip("M")) * 1_000_000 >= a.min_chars]
     old = json.loads(a.out.read_text()) if a.append and a.out.is_file() else {}
     if old and old.get("data", "sst") != a.data:
         raise SystemExit(f"{a.out} holds probes on {old.get('data', 'sst')!r}, not {a.data!r}: use another --out")

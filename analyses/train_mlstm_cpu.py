@@ -56,7 +56,10 @@ def main() -> None:
                           tokenizer=a.tokenizer)
         seen = res.chars_seen
         snaps.mkdir(parents=True, exist_ok=True)
-        name = f"chars-{seen // 1_000_000:04d}M"
+        # chars-0030M at a whole million (the --step snapshots); chars-0030.93M when a run stops between two
+        # (--until, the wall clock), so that it does not overwrite the snapshot of the same million
+        name = (f"chars-{seen // 1_000_000:04d}M" if seen % 1_000_000 < 100_000 or seen % int(a.step) < 100_000
+                else f"chars-{seen / 1e6:07.2f}M")
         for suffix in (".safetensors", ".json"):
             shutil.copy(res.model_path.with_suffix(suffix), snaps / (name + suffix))
         if (a.out / "tokenizer.json").is_file():  # named by every snapshot's card
