@@ -123,6 +123,9 @@ def _command(ctx: typer.Context) -> str:
             flag = param.opts[0] if value else (param.secondary_opts[0] if param.secondary_opts else None)
             if flag:
                 words.append(flag)
+        elif isinstance(value, (list, tuple)):  # a repeatable option: the flag once per value
+            for v in value:
+                words += [param.opts[0], str(v)]
         else:
             words += [param.opts[0], str(value)]
     return " ".join(shlex.quote(w) for w in words)

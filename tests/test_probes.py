@@ -399,6 +399,9 @@ def test_cli_probe_and_steer_on_a_tiny_checkpoint(tiny, tmp_path):
                             "--no-untrained", "--sites", "h_mean", "--no-progress", "--compare",
                             str(out / "result.json")])
     assert r.exit_code == 0, r.output
+    # the manifest's command reproduces the run: a repeatable option spelled once per value
+    cmd = json.loads((out2 / "result.json").read_text())["manifest"]["command"]
+    assert f"--compare {out / 'result.json'}" in cmd and "PosixPath" not in cmd
     comp = json.loads((out2 / "comparison.json").read_text())
     assert comp["kind"] == "probe_comparison" and [row[4] for row in comp["tables"][0]["rows"]] == ["c", "h_mean"]
     assert "mLSTM checkpoints side by side" in (out2 / "report.html").read_text()
