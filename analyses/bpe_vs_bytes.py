@@ -45,7 +45,16 @@ def _chars_per_token(folder: Path, cfg: MLSTMConfig) -> float:
     return float(json.loads(run.read_text())["corpus"]["chars_per_token"])
 
 
-def _rows(curve: Path, cfg: MLSTMConfig, cpt: float, site: str) -> list[dict]:
+def _evals(folder: Path) -> list[tuple[int, float]]:
+    """(characters, held-out bpc) of every evaluation in the folder's ``train_log.jsonl``."""
+    log = folder / "train_log.jsonl"
+    if not log.is_file():
+        return []
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return sorted((int(r["chars_seen"]), float(r["held_out_bpc"])) for r in rows if r.get("held_out_bpc") is not None)
+
+
+def _rows(curve: Path, cfg: MLSTMConfig, cpt: float, site: str, evals: list[tuple[int, float]]) -> list[dict]:
     if not curve.is_file():
         raise SystemExit(f"{curve}: no such probe curve (make it with analyses/mlstm_curve.py)")
     out = []
@@ -54,8 +63,17 @@ def _rows(curve: Path, cfg: MLSTMConfig, cpt: float, site: str) -> list[dict]:
         if p is None:
             continue
         chars = int(r["chars_seen"])
+        bpc, bpc_at = r.get("held_out_bpc"), chars
+        if bpc is not None and "held_out_bpc_evaluated" not in r:  # an older curve row: the card's value, whose
+            same = [e for e in evals if e[0] <= chars and abs(e[1] - bpc) < 1e-12]  # evaluation may precede it
+            if same:
+                bpc_at = same[-1][0]
+        if bpc is None and chars > 0:  # the curve has none: the trainer's last evaluation before the snapshot
+            before = [e for e in evals if e[0] <= chars]
+            if before and chars - before[-1][0] <= 1_000_000:
+                bpc_at, bpc = before[-1]
         out.append({"snapshot": r["snapshot"], "chars": chars, "flops": 3.0 * cfg.forward_flops_per_token() * chars / cpt,
-                    "bpc": r.get("held_out_bpc"), "l1": p["l1_test"], "l1_units": p["l1_nonzero"], "l2": p["l2_test"],
+                    "bpc": bpc, "bpc_at_chars": bpc_at if bpc is not None else None, "l1": p["l1_test"], "l1_units": p["l1_nonzero"], "l2": p["l2_test"],
                     "unit": p["best_unit"], "unit_acc": p["best_unit_test"], "unit_share": p["best_unit_share_of_l2"]})
     return sorted(out, key=lambda r: r["chars"])
 
@@ -77,6 +95,8 @@ def _pairs(a: list[dict], b: list[dict], key: str, tol: float) -> list[tuple[dic
 
 def _fmt(r: dict) -> list:
     bpc = "" if r["bpc"] is None else round(r["bpc"], 3)
+    if r["bpc"] is not None and r["bpc_at_chars"] != r["chars"]:
+        bpc = f"{r['bpc']:.3f} (at {r['bpc_at_chars'] / 1e6:.2f} M)"
     return [r["snapshot"], round(r["chars"] / 1e6, 2), round(r["flops"] / 1e15, 3), bpc, round(r["l1"], 4),
             r["l1_units"], round(r["l2"], 4), r["unit"], round(r["unit_acc"], 4), round(r["unit_share"], 3)]
 
@@ -125,9 +145,10 @@ def main(argv=None) -> None:
     ap.add_argument("--force", action="store_true")
     a = ap.parse_args(argv)
     cb, cs = _config(a.bytes), _config(a.bpe)
-    byte = _rows(a.bytes_curve or a.bytes / "probe_curve.json", cb, _chars_per_token(a.bytes, cb), a.site)
+    byte = _rows(a.bytes_curve or a.bytes / "probe_curve.json", cb, _chars_per_token(a.bytes, cb), a.site,
+                 _evals(a.bytes))
     cpt = _chars_per_token(a.bpe, cs)
-    bpe = _rows(a.bpe_curve or a.bpe / "probe_curve.json", cs, cpt, a.site)
+    bpe = _rows(a.bpe_curve or a.bpe / "probe_curve.json", cs, cpt, a.site, _evals(a.bpe))
     per_char = {"bytes": 3 * cb.forward_flops_per_token(), "bpe": 3 * cs.forward_flops_per_token() / cpt}
     by_flops = _pairs(bpe, byte, "flops", a.tol)
     by_chars = _pairs(bpe, byte, "chars", a.tol)
