@@ -133,10 +133,12 @@ def main() -> None:
         meta = checkpoint_meta(p)
         chars = int(meta.get("chars_seen") or 0)
         held_bpc, evaluated = bpc.get(chars), "by the trainer"
-        if held_bpc is None:  # the snapshot ended a session between two evaluations: the card's value is older
+        if held_bpc is None and (a.run / "run.json").is_file():  # between two evaluations: the card's value is older
             from interp.models.mlstm.train import evaluate_bpc
 
             held_bpc, evaluated = evaluate_bpc(model, held_out_data(a.run, model), 64), "here (not a trainer eval point)"
+        elif held_bpc is None:  # no run.json to rebuild the held-out text from: the card's last evaluation
+            held_bpc, evaluated = meta.get("held_out_bpc"), "the card's last evaluation (no run.json)"
         add({"snapshot": p.stem, "chars_seen": chars, "held_out_bpc": held_bpc, "held_out_bpc_evaluated": evaluated,
              "probes": probe(model, splits, sites, a.seed, a.batch_size), "seconds": time.time() - t})
         dump()
