@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from interp.models.mlstm.config import MLSTMConfig  # noqa: E402
+from interp.models.mlstm.train import held_out_evaluations  # noqa: E402
 from interp.report.results import Result, Table, make_manifest  # noqa: E402
 from interp.runs import RunFolder  # noqa: E402
 
@@ -31,9 +32,7 @@ def _config(folder: Path) -> MLSTMConfig:
     card = folder / "model.json"
     if not card.is_file():
         raise SystemExit(f"{folder}: no model.json (the model card that names its config)")
-    cfg = json.loads(card.read_text())["config"]
-    known = {k: v for k, v in cfg.items() if k in MLSTMConfig.__dataclass_fields__}
-    return MLSTMConfig(**known)
+    return MLSTMConfig.from_dict(json.loads(card.read_text())["config"])
 
 
 def _chars_per_token(folder: Path, cfg: MLSTMConfig) -> float:
@@ -43,15 +42,6 @@ def _chars_per_token(folder: Path, cfg: MLSTMConfig) -> float:
     if not run.is_file():
         raise SystemExit(f"{folder}: no run.json (its corpus records the characters per token)")
     return float(json.loads(run.read_text())["corpus"]["chars_per_token"])
-
-
-def _evals(folder: Path) -> list[tuple[int, float]]:
-    """(characters, held-out bpc) of every evaluation in the folder's ``train_log.jsonl``."""
-    log = folder / "train_log.jsonl"
-    if not log.is_file():
-        return []
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return sorted((int(r["chars_seen"]), float(r["held_out_bpc"])) for r in rows if r.get("held_out_bpc") is not None)
 
 
 def _rows(curve: Path, cfg: MLSTMConfig, cpt: float, site: str, evals: list[tuple[int, float]]) -> list[dict]:
@@ -146,9 +136,9 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     cb, cs = _config(a.bytes), _config(a.bpe)
     byte = _rows(a.bytes_curve or a.bytes / "probe_curve.json", cb, _chars_per_token(a.bytes, cb), a.site,
-                 _evals(a.bytes))
+                 sorted(held_out_evaluations(a.bytes).items()))
     cpt = _chars_per_token(a.bpe, cs)
-    bpe = _rows(a.bpe_curve or a.bpe / "probe_curve.json", cs, cpt, a.site, _evals(a.bpe))
+    bpe = _rows(a.bpe_curve or a.bpe / "probe_curve.json", cs, cpt, a.site, sorted(held_out_evaluations(a.bpe).items()))
     per_char = {"bytes": 3 * cb.forward_flops_per_token(), "bpe": 3 * cs.forward_flops_per_token() / cpt}
     by_flops = _pairs(bpe, byte, "flops", a.tol)
     by_chars = _pairs(bpe, byte, "chars", a.tol)

@@ -35,15 +35,7 @@ from interp.experiments.probe import (  # noqa: E402
     untrained_like,
 )
 from interp.finders.probes import sentiment_probes  # noqa: E402
-
-
-def held_out_by_chars(run: Path) -> dict[int, float]:
-    out = {}
-    for line in (run / "train_log.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        if r.get("held_out_bpc") is not None:
-            out[int(r["chars_seen"])] = float(r["held_out_bpc"])
-    return out
+from interp.models.mlstm.train import held_out_evaluations  # noqa: E402
 
 
 def held_out_data(run: Path, model: MLSTM):
@@ -97,7 +89,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     sites = tuple(a.sites.split(","))
     splits = probe_splits(a.data, a.limit, a.seed)
-    bpc = held_out_by_chars(a.run)
+    bpc = held_out_evaluations(a.run)
     snaps = sorted((a.run / "snapshots").glob("chars-*.safetensors"), key=lambda p: float(p.stem.split("-")[1].rstrip("M")))
     snaps = [p for i, p in enumerate(snaps) if i % a.every == a.every - 1 or p == snaps[-1]]
     snaps = [p for p in snaps if float(p.stem.split("-")[1].rstrip("M")) * 1_000_000 >= a.min_chars]

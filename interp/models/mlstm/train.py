@@ -54,7 +54,7 @@ from interp.models.mlstm.config import MLSTMConfig
 from interp.models.mlstm.corpus import build_imdb_corpus, tokenize_corpus
 from interp.models.mlstm.module import MLSTM
 
-__all__ = ["train_mlstm", "TrainResult", "build_imdb_corpus", "evaluate_bpc", "main"]
+__all__ = ["train_mlstm", "TrainResult", "build_imdb_corpus", "evaluate_bpc", "held_out_evaluations", "read_log", "main"]
 
 CKPT_VERSION = 1
 LN2 = math.log(2.0)
@@ -130,6 +130,18 @@ def evaluate_bpc(
 
 
 # --------------------------------------------------------------------------- training
+
+
+def read_log(log_path: Union[str, Path]) -> list[dict]:
+    """The rows of a run's ``train_log.jsonl`` ([] when there is none)."""
+    p = Path(log_path)
+    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+
+
+def held_out_evaluations(run: Union[str, Path]) -> dict[int, float]:
+    """{characters seen: held-out bpc} of every evaluation in a run folder's ``train_log.jsonl``."""
+    return {int(r["chars_seen"]): float(r["held_out_bpc"]) for r in read_log(Path(run) / "train_log.jsonl")
+            if r.get("held_out_bpc") is not None}
 
 
 def _rng_state() -> dict:
@@ -339,8 +351,7 @@ def train_mlstm(
             _set_rng_state(ck["rng"])
             # drop log rows written after the checkpoint
             if log_path.exists():
-                rows = [json.loads(l) for l in log_path.read_text().splitlines() if l.strip()]
-                keep = [r for r in rows if r["step"] <= step]
+                keep = [r for r in read_log(log_path) if r["step"] <= step]
                 log_path.write_text("".join(json.dumps(r) + "\n" for r in keep))
         else:
             if log_path.exists():
