@@ -5,7 +5,9 @@ the same command run through it.)
 
 Compares every table cell, every condition's summary entries and every per-example array in
 ``data`` (logit differences, scores): prints the largest absolute difference of each kind and
-exits 1 when a table cell or summary number differs.
+exits 1 when a table cell or summary number differs. ``--only PATH`` (repeatable, dotted, e.g.
+``data.logit_diffs``) compares just those parts and exits 1 when any of them differs: for results
+whose tables changed shape between versions, where every cell would count as different.
 """
 
 from __future__ import annotations
@@ -39,17 +41,25 @@ def _walk(a, b, path, diffs):
         diffs.append((path, f"{a!r} vs {b!r}", math.inf))
 
 
+def _get(d, dotted: str):
+    for k in dotted.split("."):
+        d = d.get(k) if isinstance(d, dict) else None
+    return d
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("old")
     ap.add_argument("new")
     ap.add_argument("--out")
+    ap.add_argument("--only", action="append", default=None, metavar="PATH",
+                    help="compare only this dotted part (repeatable), e.g. data.logit_diffs")
     a = ap.parse_args()
     old, new = (json.loads(Path(p).read_text()) for p in (a.old, a.new))
     report = {}
-    for part in ("tables", "data"):
+    for part in a.only or ("tables", "data"):
         diffs: list = []
-        _walk(old.get(part), new.get(part), [part], diffs)
+        _walk(_get(old, part), _get(new, part), part.split("."), diffs)
         report[part] = {"n_different": len(diffs), "largest": max((d[2] for d in diffs), default=0.0),
                         "first": [(".".join(map(str, p)), what) for p, what, _ in diffs[:10]]}
         print(f"{part}: {len(diffs)} differing values, largest difference {report[part]['largest']:.3g}")
@@ -57,7 +67,8 @@ def main() -> None:
             print(f"   {p}: {what}")
     if a.out:
         Path(a.out).write_text(json.dumps({"old": a.old, "new": a.new, **report}, indent=1))
-    sys.exit(1 if report["tables"]["n_different"] else 0)
+    failed = report.values() if a.only else [report["tables"]]
+    sys.exit(1 if any(r["n_different"] for r in failed) else 0)
 
 
 if __name__ == "__main__":
