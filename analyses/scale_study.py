@@ -170,7 +170,8 @@ def ablate_numbers(folder: Path, res: Result) -> dict:
     mode = cfg.get("modes", ["mean"])[0]
     out = {"n_test": d["n_test"], "baseline_accuracy": cond["baseline"]["accuracy"],
            "baseline_auroc": cond["baseline"]["auroc"], "mode": mode, "directions": d.get("directions_spec"),
-           "split": cfg.get("split"), "limit": cfg.get("limit"), "default": {}, "tigges": None}
+           "split": cfg.get("split"), "limit": cfg.get("limit"), "fit_data": cfg.get("fit_data"), "default": {},
+           "tigges": None}
     for p in ("all", "commas", "full_stops"):
         if f"{mode}:{p}:direction" in cond:
             out["default"][p] = {"direction": _removed(cond[f"{mode}:{p}:direction"]),
@@ -181,7 +182,8 @@ def ablate_numbers(folder: Path, res: Result) -> dict:
     t = d.get("tigges_protocol")
     if t:
         c = t["conditions"]
-        out["tigges"] = {"n": t["n"], **{p: {"direction": _removed(c[f"tigges:{p}:direction"]),
+        methods = sorted({d.get("method") for d in (t.get("directions") or {}).values()} - {None})
+        out["tigges"] = {"n": t["n"], "directions": "+".join(methods) or None, **{p: {"direction": _removed(c[f"tigges:{p}:direction"]),
                                              "random": _removed(c[f"tigges:{p}:random"])} for p in ("all", "commas")}}
     return out
 
@@ -230,13 +232,20 @@ def _acc(x) -> float | str:
     return "not run" if x is None else x
 
 
-COLUMNS = ["model", "parameters", "non-embedding parameters", "layers", "d_model", "SST test n", "baseline accuracy",
-           "baseline AUROC", "% removed, all positions [95% CI]", "random: all positions",
-           "% removed, commas [95% CI]", "random: commas", "Tigges protocol n", "Tigges: % lost, all positions",
+COLUMNS = ["model", "parameters", "non-embedding parameters", "layers", "d_model", "directions (default / Tigges)",
+           "SST test n", "baseline accuracy", "baseline AUROC", "% removed, all positions [95% CI]",
+           "random: all positions", "% removed, commas [95% CI]", "random: commas", "% removed, full stops [95% CI]",
+           "random: full stops", "Tigges protocol n", "Tigges: % lost, all positions",
            "Tigges random: all", "Tigges: % lost, commas", "Tigges random: commas", "find: best site",
            "best neuron: SST test acc", "direction: SST test acc", "causal: direction % removed",
            "causal: best neuron % removed", "steer: direction slope per unit α [95% CI]", "steer: best neuron slope",
            "steer: random directions slope"]
+
+
+def _directions(a: dict) -> str:
+    fit = f" ({a['fit_data']})" if a.get("fit_data") and not str(a["directions"]).startswith(("/", ".")) else ""
+    tig = (a["tigges"].get("directions") or "?") if a["tigges"] else "not run"
+    return f"{a['directions']}{fit} / {tig}"
 
 
 def _row(m: dict) -> list:
@@ -248,9 +257,10 @@ def _row(m: dict) -> list:
     causal = f["causal"] if f else None
     return [m["label"], size["params"] if size["params"] is not None else size["why"],
             size["params"] - size["embedding_params"] if size["params"] is not None else None,
-            size.get("n_layers"), size.get("d_model"), a["n_test"], a["baseline_accuracy"], a["baseline_auroc"],
-            _fmt(g("all", "direction")), _fmt(g("all", "random")), _fmt(g("commas", "direction")),
-            _fmt(g("commas", "random")), t["n"] if t else "not run", _fmt(tg("all", "direction")),
+            size.get("n_layers"), size.get("d_model"), _directions(a), a["n_test"], a["baseline_accuracy"],
+            a["baseline_auroc"], _fmt(g("all", "direction")), _fmt(g("all", "random")), _fmt(g("commas", "direction")),
+            _fmt(g("commas", "random")), _fmt(g("full_stops", "direction")), _fmt(g("full_stops", "random")),
+            t["n"] if t else "not run", _fmt(tg("all", "direction")),
             _fmt(tg("all", "random")), _fmt(tg("commas", "direction")), _fmt(tg("commas", "random")),
             f["site"] if f else "not run", _acc(f["best_neuron_acc"] if f else None),
             _acc(f["direction_acc"] if f else None), _fmt(causal["direction"] if causal else None),
@@ -294,6 +304,65 @@ def figure(models: list[dict]) -> dict:
                       xaxis=dict(type="log", title="parameters (log scale)"),
                       yaxis=dict(title="share of above-chance accuracy removed", tickformat=".0%"), height=520)
     return fig.to_plotly_json()
+
+
+def _points_figure(models: list[dict], series, *, title: str, ytitle: str, tickformat: str | None = None) -> dict:
+    """One line per series against parameter count (log x). ``series``: (label, getter, colour, dash); a
+    getter returns ``None`` (no point), a number, or ``(value, low, high)`` (drawn with its interval)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    sized = sorted((m for m in models if m["size"]["params"] is not None), key=lambda m: m["size"]["params"])
+    for label, get, colour, dash in series:
+        pts = [(m["size"]["params"], get(m), m["label"]) for m in sized]
+        pts = [(x, v if isinstance(v, tuple) else (v, None, None), t) for x, v, t in pts
+               if v is not None and math.isfinite(v[0] if isinstance(v, tuple) else v)]
+        if not pts:
+            continue
+        kw = {}
+        if all(v[1] is not None for _, v, _ in pts):
+            kw["error_y"] = dict(type="data", array=[v[2] - v[0] for _, v, _ in pts],
+                                 arrayminus=[v[0] - v[1] for _, v, _ in pts])
+        fig.add_scatter(x=[x for x, _, _ in pts], y=[v[0] for _, v, _ in pts], text=[t for _, _, t in pts],
+                        mode="lines+markers", name=label, line=dict(color=colour, dash=dash), **kw)
+    fig.update_layout(title=title, xaxis=dict(type="log", title="parameters (log scale)"),
+                      yaxis=dict(title=ytitle, **({"tickformat": tickformat} if tickformat else {})), height=460)
+    return fig.to_plotly_json()
+
+
+def _ci(e: dict | None):
+    return None if e is None else (e["removed"], *e["ci"])
+
+
+def _slope_ci(e: dict | None):
+    return None if e is None else (e["slope"], *e["ci"])
+
+
+def neuron_figures(models: list[dict]) -> list[dict]:
+    """Best neuron against direction (probe accuracy, causal share) and the steering slopes, against size."""
+    f = (lambda m: m.get("find") or {})
+    c = (lambda m: (m.get("find") or {}).get("causal") or {})
+    s = (lambda m: m.get("steer") or {})
+    acc = _points_figure(models, [
+        ("zero-shot baseline (ablate run)", lambda m: m["ablate"]["baseline_accuracy"], "#2ca02c", "solid"),
+        ("direction probe (find, best site)", lambda m: f(m).get("direction_acc"), "#1f77b4", "solid"),
+        ("best single neuron (find, best site)", lambda m: f(m).get("best_neuron_acc"), "#d62728", "solid"),
+        ("random direction (find)", lambda m: f(m).get("random_acc"), "#aaaaaa", "dot")],
+        title="SST test accuracy: the model's zero-shot answer, a direction, its best single neuron",
+        ytitle="SST test accuracy", tickformat=".0%")
+    causal = _points_figure(models, [
+        ("direction ablated at the find site", lambda m: _ci(c(m).get("direction")), "#1f77b4", "solid"),
+        ("best neuron ablated there", lambda m: _ci(c(m).get("best_unit")), "#d62728", "solid"),
+        ("random direction (control)", lambda m: _ci(c(m).get("random")), "#aaaaaa", "dot")],
+        title="Causal share at the find run's best site: direction vs best neuron (all positions)",
+        ytitle="share of above-chance accuracy removed", tickformat=".0%")
+    steer = _points_figure(models, [
+        ("direction", lambda m: _slope_ci(s(m).get("direction")), "#1f77b4", "solid"),
+        ("best neuron", lambda m: _slope_ci(s(m).get("neuron")), "#d62728", "solid"),
+        ("random directions (pooled)", lambda m: _slope_ci(s(m).get("random")), "#aaaaaa", "dot")],
+        title="Steering: judged P(positive) per unit α (α in units of the site's typical norm)",
+        ytitle="slope of judged P(positive) per unit α")
+    return [acc, causal, steer]
 
 
 def build(folders, *, command: str | None = None) -> Result:
@@ -350,7 +419,7 @@ def build(folders, *, command: str | None = None) -> Result:
                              extra={"inputs": [{"folder": str(p), "kind": k, "model": n}
                                                for n, runs in grouped.items() for k, (p, _) in runs.items()]})
     return Result(kind="scale_study", title="Scale study: the same measurements across models", summary="\n\n".join(lines),
-                  tables=[table, commands], figures=[figure(models)], data=data, manifest=manifest)
+                  tables=[table, commands], figures=[figure(models), *neuron_figures(models)], data=data, manifest=manifest)
 
 
 def main(argv=None) -> int:

@@ -197,6 +197,29 @@ class RunFolder:
         """Folder of one sweep's finished cells (the engine writes and resumes from it)."""
         return self.path / "cells" / sweep_key
 
+    def step(self, name: str, compute):
+        """The value of one finished step of the run (``steps/<name>.pt``), computed by ``compute()``
+        and saved the first time, loaded when the same command runs again, so a resumed run does
+        not redo the work before its sweep (fitting directions, reference means, a filter pass).
+        The folder's identity is the command's, so a saved step always belongs to this config.
+        An unreadable step file is computed again (with a warning)."""
+        import io
+        import logging
+
+        import torch
+
+        path = self.path / "steps" / f"{name}.pt"
+        if path.is_file():
+            try:
+                return torch.load(path, weights_only=False)
+            except Exception as e:  # a truncated or foreign file: do the step again
+                logging.getLogger(__name__).warning("ignoring unreadable step %s (%s); it is run again", path, e)
+        value = compute()
+        buf = io.BytesIO()
+        torch.save(value, buf)
+        atomic_write_bytes(path, buf.getvalue())
+        return value
+
     def complete(self, **extra) -> None:
         """Mark the run complete: call after its last file is written."""
         self._write_meta("complete", **extra)

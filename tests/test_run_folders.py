@@ -152,3 +152,43 @@ def test_bad_device_dtype_and_engine_are_refused_before_loading(tiny_model_dir, 
     _refused(_ablate(tiny_model_dir, tmp_path / "d", "--engine", "slurm"), "unknown --engine")
     _refused(_ablate(tiny_model_dir, tmp_path / "e", "--workers", "2"), "are for --engine ray")
     assert not any((tmp_path / x).exists() for x in "abcde")  # no claim left behind
+
+
+def test_a_resumed_ablate_skips_its_finished_steps_and_gives_the_same_result(tiny_model, tmp_path, monkeypatch):
+    """The work before the sweep (directions, reference means, the Tigges filter and its DAS directions) is
+    saved in the run folder as it finishes; running the same config again loads it instead of redoing it."""
+    import numpy as np
+
+    from interp.experiments import ablate as A
+
+    cfg = A.AblateConfig(model="tiny", positions=["all", "commas"], limit=16, dev_limit=24, reference_n=8, n_random=2,
+                         n_boot=50, protocol="tigges", tigges_splits=["dev"], tigges_limit=120, tigges_top_k=10_000,
+                         das_steps=2, das_batch=4)
+    ident = {"command": "test-ablate", "config": "steps"}
+    with RunFolder(tmp_path / "run", identity=ident) as run:
+        first = A.run_ablate(tiny_model, cfg, progress=False, engine={"run": run})
+    steps = sorted(p.name for p in (tmp_path / "run" / "steps").iterdir())
+    assert steps == ["directions.pt", "reference_stats.pt", "tigges_directions.pt", "tigges_population.pt"]
+
+    def redone(*a, **k):
+        raise AssertionError("a finished step was computed again")
+
+    for name in ("get_directions", "reference_stats", "tigges_population"):
+        monkeypatch.setattr(A, name, redone)
+    with RunFolder(tmp_path / "run", identity=ident) as run:
+        again = A.run_ablate(tiny_model, cfg, progress=False, engine={"run": run})
+        assert run.resumed
+    for k, v in first.data["conditions"].items():
+        assert again.data["conditions"][k]["accuracy"] == v["accuracy"], k
+    assert again.data["tigges_protocol"]["index"] == first.data["tigges_protocol"]["index"]
+    for k, v in first.data["tigges_protocol"]["logit_diffs"].items():
+        np.testing.assert_array_equal(again.data["tigges_protocol"]["logit_diffs"][k], v)
+    # a step file that cannot be read is done again, not trusted
+    (tmp_path / "run" / "steps" / "reference_stats.pt").write_bytes(b"not a torch file")
+    monkeypatch.undo()
+    with RunFolder(tmp_path / "run", identity=ident) as run:
+        third = A.run_ablate(tiny_model, cfg, progress=False, engine={"run": run})
+    assert third.data["conditions"]["baseline"]["accuracy"] == first.data["conditions"]["baseline"]["accuracy"]
+    import torch
+
+    assert len(torch.load(tmp_path / "run" / "steps" / "reference_stats.pt", weights_only=False)) == 3

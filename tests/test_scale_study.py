@@ -100,7 +100,13 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
                 assert m["ablate"]["default"][pos][what]["removed"] == e["removed"] or (
                     e["removed"] != e["removed"])  # NaN (baseline at chance) stays NaN
                 assert row[col[c]] == metrics.format_removed(e["removed"], *e["removed_ci"])
+        # full stops were not asked for: said, not left blank
+        assert row[col["% removed, full stops [95% CI]"]] == row[col["random: full stops"]] == "not run"
         t = saved["tigges_protocol"]
+        # which directions each protocol removed
+        want_dirs = saved["directions_spec"] + f" ({saved['config']['fit_data']}) / "
+        want_dirs += "not run" if t is None else "+".join(sorted({d["method"] for d in t["directions"].values()}))
+        assert row[col["directions (default / Tigges)"]] == want_dirs
         if t is None:
             assert row[col["Tigges protocol n"]] == "not run" and row[col["Tigges: % lost, commas"]] == "not run"
         else:
@@ -150,6 +156,24 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
                 want[m["size"]["params"]] = v
         got = [t for t in fig["data"] if t["name"] == label]
         assert (dict(zip(got[0]["x"], got[0]["y"])) if got else {}) == want, label
+    # neuron vs direction and steering against size: model A's find and steer numbers, with their intervals
+    acc_fig, causal_fig, steer_fig = res.figures[1:]
+    a_name = str(list(runs["models"])[0])
+    a_size, fa = models[a_name]["size"]["params"], models[a_name]["find"]
+    by_name = {t["name"]: t for t in acc_fig["data"]}
+    assert list(by_name["best single neuron (find, best site)"]["x"]) == [a_size]
+    assert list(by_name["best single neuron (find, best site)"]["y"]) == [fa["best_neuron_acc"]]
+    assert len(by_name["zero-shot baseline (ablate run)"]["x"]) == 2  # both models ran ablate
+    d = [t for t in causal_fig["data"] if t["name"] == "direction ablated at the find site"]
+    e = fa["causal"]["direction"]
+    if e["removed"] == e["removed"]:
+        assert list(d[0]["y"]) == [e["removed"]] and list(d[0]["error_y"]["array"]) == [e["ci"][1] - e["removed"]]
+    else:  # a random tiny model at chance: its share is NaN and gets no point
+        assert d == []
+    st = next(t for t in steer_fig["data"] if t["name"] == "direction")
+    assert list(st["y"]) == [models[a_name]["steer"]["direction"]["slope"]]
+    assert list(st["error_y"]["arrayminus"]) == [models[a_name]["steer"]["direction"]["slope"]
+                                                 - models[a_name]["steer"]["direction"]["ci"][0]]
     tig = next(t for t in fig["data"] if t["name"] == "Tigges protocol, all positions")
     assert list(tig["x"]) == [models[str(list(runs["models"])[1])]["size"]["params"]]  # model B's point is there
     refs = {t["name"]: t for t in fig["data"] if t["name"].startswith("Tigges et al.")}

@@ -78,6 +78,12 @@ def ablation(model, fitted: FittedDirections, site: str, layer: int, sel, mode: 
     return DirectionAblation(site, vecs, sel, mode=mode, reference_mean=reference_mean, label=f"{what}@{site}")
 
 
+def _step(engine: dict | None, name: str, compute):
+    """``compute()``, saved in the run folder (when the sweep has one) so a resumed run skips it."""
+    run = (engine or {}).get("run")
+    return run.step(name, compute) if run is not None else compute()
+
+
 def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = True, command: str | None = None,
                engine: dict | None = None) -> Result:
     """The ablation experiment (module docstring). ``engine``: keywords for
@@ -106,15 +112,16 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
 
     # 1. directions (or LEACE erasers)
     spec = cfg.directions or "mean_diff"
-    fitted = get_directions(model, sites, spec, cfg, n_random_erasers=cfg.n_random if spec == "leace" else 0,
-                            progress=progress)
+    fitted = _step(engine, "directions", lambda: get_directions(
+        model, sites, spec, cfg, n_random_erasers=cfg.n_random if spec == "leace" else 0, progress=progress))
     directions, toy_info = fitted.directions, fitted.info
 
     # 2. reference means and norms (SST train sample)
     rng = np.random.default_rng(cfg.seed)
     ref_idx = rng.choice(len(train), size=min(cfg.reference_n, len(train)), replace=False)
     ref_texts = [train.texts[i] for i in ref_idx]
-    ref_means, ref_counts, norms = reference_stats(model, task, ref_texts, sites, selectors, progress=progress)
+    ref_means, ref_counts, norms = _step(engine, "reference_stats", lambda: reference_stats(
+        model, task, ref_texts, sites, selectors, progress=progress))
 
     # 3. threshold on dev
     if cfg.dev_limit:
@@ -250,7 +257,8 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     tigges = None
     if cfg.protocol == "tigges":
         # the Tigges protocol: its own directions (DAS per layer on toy pairs) unless told otherwise
-        t_fit = fitted if cfg.directions is not None else get_directions(model, sites, "das", cfg, progress=progress)
+        t_fit = fitted if cfg.directions is not None else _step(
+            engine, "tigges_directions", lambda: get_directions(model, sites, "das", cfg, progress=progress))
         tigges = run_tigges_protocol(model, cfg, t_fit, layers, sites, progress=progress, engine=engine)
         tables = [protocols_table(cfg, summary_rows, base, len(labels), threshold, spec, fitted, tigges),
                   tigges["table"], main_table, dir_table]
@@ -384,7 +392,7 @@ def run_tigges_protocol(model, cfg: AblateConfig, fitted: FittedDirections, laye
     of above-chance accuracy lost ``(acc0 − acc)/(acc0 − 0.5)`` with paired bootstrap intervals,
     and their second number, the drop of the mean logit difference toward the right answer."""
     task = SSTZeroShot(prompt="tigges", batch_size=cfg.batch_size)
-    pop = tigges_population(model, cfg, task, progress=progress)
+    pop = _step(engine, "tigges_population", lambda: tigges_population(model, cfg, task, progress=progress))
     labels = pop["labels"]
     if len(labels) == 0:
         raise P.NoPositionsError(f"the Tigges protocol kept no sentence for {model.name} ({pop['counts']}): the model "
