@@ -3,7 +3,20 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import importlib.util
+from pathlib import Path
+
 import pytest
+
+ANALYSES = Path(__file__).resolve().parents[1] / "analyses"
+
+
+def load_analysis(name: str):
+    """An ``analyses/<name>.py`` script as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ANALYSES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def pytest_collection_modifyitems(config, items):

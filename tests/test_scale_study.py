@@ -4,11 +4,11 @@ bad input refused with one line."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import load_analysis
 from typer.testing import CliRunner
 
 from interp import metrics
@@ -16,16 +16,12 @@ from interp import metrics
 from interp.models import zoo
 from interp.cli import app
 
-SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "scale_study.py"
 SMALL = ["--limit", "16", "--dev-limit", "24", "--reference-n", "8", "--n-random", "2", "--n-boot", "50", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("scale_study", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_analysis("scale_study")
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,19 @@ exactly, a different model does not, and a second run keeps the scored models.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import pytest
+from conftest import load_analysis
 
 from interp.models import zoo
 
-SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "zero_shot_agreement.py"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("zero_shot_agreement", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_analysis("zero_shot_agreement")
 
 
 def test_agreement_of_a_model_with_itself_and_with_another(script, tiny_model_dir, tmp_path, capsys):
