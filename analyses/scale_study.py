@@ -183,8 +183,9 @@ def ablate_numbers(folder: Path, res: Result) -> dict:
     if t:
         c = t["conditions"]
         methods = sorted({d.get("method") for d in (t.get("directions") or {}).values()} - {None})
-        out["tigges"] = {"n": t["n"], "directions": "+".join(methods) or None, **{p: {"direction": _removed(c[f"tigges:{p}:direction"]),
-                                             "random": _removed(c[f"tigges:{p}:random"])} for p in ("all", "commas")}}
+        out["tigges"] = {"n": t["n"], "directions": "+".join(methods) or None,
+                         **{p: {"direction": _removed(c.get(f"tigges:{p}:direction")),
+                                "random": _removed(c.get(f"tigges:{p}:random"))} for p in ("all", "commas")}}
     return out
 
 
@@ -220,8 +221,8 @@ def steer_numbers(folder: Path, res: Result) -> dict:
 # ------------------------------------------------------------------------------------ the result
 
 
-def _fmt(e: dict | None) -> str:
-    return "not run" if e is None else metrics.format_removed(e["removed"], *e["ci"])
+def _fmt(e: dict | None, none: str = "not run") -> str:
+    return none if e is None else metrics.format_removed(e["removed"], *e["ci"])
 
 
 def _slope(e: dict | None) -> str:
@@ -254,14 +255,16 @@ def _row(m: dict) -> list:
     t, f, s = a["tigges"], m.get("find"), m.get("steer")
     g = (lambda p, w: dflt[p][w] if p in dflt else None)
     tg = (lambda p, w: t[p][w] if t else None)
+    t_none = "no sentence kept" if t and not t["n"] else "not run"  # the filter kept nothing: nothing measured
     causal = f["causal"] if f else None
     return [m["label"], size["params"] if size["params"] is not None else size["why"],
             size["params"] - size["embedding_params"] if size["params"] is not None else None,
             size.get("n_layers"), size.get("d_model"), _directions(a), a["n_test"], a["baseline_accuracy"],
             a["baseline_auroc"], _fmt(g("all", "direction")), _fmt(g("all", "random")), _fmt(g("commas", "direction")),
             _fmt(g("commas", "random")), _fmt(g("full_stops", "direction")), _fmt(g("full_stops", "random")),
-            t["n"] if t else "not run", _fmt(tg("all", "direction")),
-            _fmt(tg("all", "random")), _fmt(tg("commas", "direction")), _fmt(tg("commas", "random")),
+            t["n"] if t else "not run", _fmt(tg("all", "direction"), t_none),
+            _fmt(tg("all", "random"), t_none), _fmt(tg("commas", "direction"), t_none),
+            _fmt(tg("commas", "random"), t_none),
             f["site"] if f else "not run", _acc(f["best_neuron_acc"] if f else None),
             _acc(f["direction_acc"] if f else None), _fmt(causal["direction"] if causal else None),
             _fmt(causal["best_unit"] if causal else None), _slope(s.get("direction") if s else None),
@@ -406,9 +409,11 @@ def build(folders, *, command: str | None = None) -> Result:
             if pos in a["default"]:
                 parts.append(f"default protocol at {pos}: {_fmt(a['default'][pos]['direction'])} removed "
                              f"(random {_fmt(a['default'][pos]['random'])})")
-            if a["tigges"]:
+            if a["tigges"] and a["tigges"]["n"]:
                 parts.append(f"Tigges protocol at {pos}: {_fmt(a['tigges'][pos]['direction'])} "
                              f"(random {_fmt(a['tigges'][pos]['random'])})")
+        if a["tigges"] and not a["tigges"]["n"]:
+            parts.append("Tigges protocol: its filter kept no sentence")
         lines.append("; ".join(parts) + ".")
     lines.append("Reference points (Tigges et al. 2023, theirs, not measured here): "
                  + "; ".join(f"{r['model']} {r['all']:.0%} at all positions, {r['commas']:.0%} at commas (n={r['n']:,})"

@@ -114,6 +114,25 @@ def tigges_run(neox):
     return run_ablate(neox, cfg, progress=False)
 
 
+def test_a_tigges_filter_that_keeps_nothing_keeps_the_default_numbers(neox):
+    """A model that never has the answer in its top k (Gemma-3-270M at k=10 did this on 600 SST test sentences):
+    the Tigges rows say no sentence was kept, and the default protocol's measurements are still the result."""
+    cfg = AblateConfig(model="tiny-neox", modes=["mean"], protocol="tigges", directions="mean_diff",
+                       tigges_splits=["dev"], tigges_limit=60, tigges_top_k=1, **SMALL)
+    with pytest.warns(UserWarning, match="kept no sentence"):
+        res = run_ablate(neox, cfg, progress=False)
+    t = res.data["tigges_protocol"]
+    assert t["n"] == 0 and t["conditions"] == {} and t["counts"]["sentences"] == 60
+    assert t["counts"]["correct_top_k"] == 0 and "kept no sentence" in t["summary"]
+    assert any("kept no sentence" in w for w in res.data["warnings"])
+    assert {"baseline", "mean:all:direction", "mean:all:random"} <= set(res.data["conditions"])
+    rows = res.tables[0].rows
+    assert [r[0] for r in rows] == ["default", "default", "tigges", "tigges"]
+    assert rows[2][4] == 0 and rows[2][5] == "no sentence kept"
+    assert res.tables[1].title == "Tigges et al. protocol: no sentence kept"
+    assert not any("Tigges et al. protocol" in f["layout"]["title"]["text"] for f in res.figures)
+
+
 def test_tigges_protocol_on_a_pythia_shaped_model(neox, tigges_run):
     from interp import positions as P
     from interp.tasks import SSTZeroShot

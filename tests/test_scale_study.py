@@ -216,3 +216,21 @@ def test_bad_input_is_refused_with_one_line(script, runs, tmp_path, capsys):
     (twin / "result.json").write_text((a_dir / "result.json").read_text())
     _one_line_error(script, [str(a_dir), str(twin), "--out", out], capsys, "a second ablate result")
     assert not Path(out).exists()  # nothing was written
+
+
+def test_a_tigges_filter_that_kept_nothing_is_said_not_left_as_not_run(script, runs, tmp_path):
+    b_dir = list(runs["models"].values())[1]
+    d = json.loads((b_dir / "result.json").read_text())
+    d["data"]["tigges_protocol"] = {**d["data"]["tigges_protocol"], "n": 0, "conditions": {}}
+    empty = tmp_path / "b-empty"
+    empty.mkdir()
+    (empty / "result.json").write_text(json.dumps(d))
+    res = script.build([empty])
+    col = {c: i for i, c in enumerate(res.tables[0].columns)}
+    (row,) = res.tables[0].rows
+    assert row[col["Tigges protocol n"]] == 0
+    for c in ("Tigges: % lost, all positions", "Tigges random: all", "Tigges: % lost, commas", "Tigges random: commas"):
+        assert row[col[c]] == "no sentence kept"
+    e = d["data"]["conditions"]["mean:all:direction"]  # the default protocol's number is there
+    assert row[col["% removed, all positions [95% CI]"]] == metrics.format_removed(e["removed"], *e["removed_ci"])
+    assert "kept no sentence" in res.summary

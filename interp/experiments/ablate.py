@@ -264,7 +264,9 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
                   tigges["table"], main_table, dir_table]
         if cfg.directions is None:
             tables.append(directions_table(t_fit, sites, None, 0, title="DAS directions of the Tigges protocol"))
-        figures.append(tigges.pop("figure"))
+        fig_t = tigges.pop("figure")
+        if fig_t is not None:
+            figures.append(fig_t)
         tigges.pop("table")
         summary += "\n\n" + tigges["summary"]
         warn += tigges["warnings"]
@@ -395,8 +397,7 @@ def run_tigges_protocol(model, cfg: AblateConfig, fitted: FittedDirections, laye
     pop = _step(engine, "tigges_population", lambda: tigges_population(model, cfg, task, progress=progress))
     labels = pop["labels"]
     if len(labels) == 0:
-        raise P.NoPositionsError(f"the Tigges protocol kept no sentence for {model.name} ({pop['counts']}): the model "
-                                 "gets none right with the answer in its top k, or none has a comma")
+        return _no_tigges_population(model, cfg, task, pop)
     selectors = [P.get(p, skip_first=cfg.skip_first, allow_empty=True) for p in ("all", "commas")]
     conditions: dict[str, list] = {"baseline": []}
     for sel in selectors:
@@ -475,6 +476,27 @@ def run_tigges_protocol(model, cfg: AblateConfig, fitted: FittedDirections, laye
             "top_k": cfg.tigges_top_k, "splits_used": list(cfg.tigges_splits)}
 
 
+def _no_tigges_population(model, cfg: AblateConfig, task: SSTZeroShot, pop: dict) -> dict:
+    """The Tigges protocol when its filter keeps no sentence (a small model that never puts the answer in its
+    top k, say): nothing to ablate, said in the table, the summary and a warning; the default protocol's
+    numbers are kept (an error here would throw them away)."""
+    c = pop["counts"]
+    why = (f"the Tigges protocol kept no sentence for {model.name}: of {c['sentences']} in "
+           f"{'+'.join(cfg.tigges_splits)}, {c['correct']} right, {c['correct_top_k']} with the right answer in the top "
+           f"{cfg.tigges_top_k}, {c['kept']} of those with a comma; nothing to ablate")
+    warnings.warn(why, stacklevel=3)
+    table = Table(title="Tigges et al. protocol: no sentence kept", columns=["positions", "n", "why"],
+                  rows=[[p, 0, why] for p in ("all", "commas")],
+                  caption=(f"Their filter: right (logit difference of {task.positive!r} vs {task.negative!r} after "
+                           f"{task.template!r} toward the label > 0), the right answer among the top {cfg.tigges_top_k} "
+                           "tokens, and a comma."))
+    return {"n": 0, "counts": c, "conditions": {}, "logit_diffs": {}, "labels": [], "index": [], "splits": [],
+            "table": table, "figure": None, "summary": "Tigges et al. protocol: " + why + ".",
+            "warnings": [why], "sources": pop["sources"], "baseline_mean_logit_diff": float("nan"), "sweep_s": 0.0,
+            "prompt": task.template, "answers": [task.positive, task.negative], "top_k": cfg.tigges_top_k,
+            "splits_used": list(cfg.tigges_splits)}
+
+
 def protocols_table(cfg, default_rows, base, n_default, threshold, spec, fitted, tigges) -> Table:
     """Our default protocol and Tigges et al.'s side by side: one row per (protocol, positions)."""
     def ci(e):
@@ -487,6 +509,9 @@ def protocols_table(cfg, default_rows, base, n_default, threshold, spec, fitted,
             rows.append(["default", p, f"{mode} ablation", spec, n_default, base["accuracy"], d["accuracy"], ci(d), ci(r)])
     tspec = cfg.directions or "das"
     for p in ("all", "commas"):
+        if not tigges["n"]:
+            rows.append(["tigges", p, "projection removed", tspec, 0, "no sentence kept", "", "", ""])
+            continue
         d, r = tigges["conditions"][f"tigges:{p}:direction"], tigges["conditions"][f"tigges:{p}:random"]
         rows.append(["tigges", p, "projection removed", tspec, tigges["n"], 1.0, d["accuracy"], ci(d), ci(r)])
     return Table(
