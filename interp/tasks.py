@@ -318,3 +318,51 @@ def tigges_subset(correct0: np.ndarray, has_comma: np.ndarray, labels: np.ndarra
     n = min(len(pos), len(neg))
     rng = np.random.default_rng(seed)
     return np.sort(np.concatenate([rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)]))
+
+
+def tigges_population(model, cfg, task: SSTZeroShot, *, progress: bool = True) -> dict:
+    """Tigges et al.'s evaluation set: the sentences of ``cfg.tigges_splits`` that hold a comma, that
+    the model gets right (logit difference toward the right answer > 0) with the right answer in
+    its top ``cfg.tigges_top_k`` tokens at the last position, classes balanced (a seeded sample of
+    the larger class, both rounded down to a multiple of 5 as their loader of batches of 5 does).
+    ``cfg``: an ablation config (``tigges_splits``, ``tigges_limit``, ``tigges_top_k``, ``seed``,
+    ``skip_first``)."""
+    from interp import data as datasets
+
+    texts, labels, split_of, sources = [], [], [], []
+    for sp in cfg.tigges_splits:
+        lt = datasets.sst(sp)
+        texts += list(lt.texts)
+        labels += list(np.asarray(lt.labels).tolist())
+        split_of += [sp] * len(lt)
+        sources += list(lt.sources)
+    if cfg.tigges_limit:
+        pick = np.sort(np.random.default_rng(cfg.seed + 3).permutation(len(texts))[: cfg.tigges_limit])
+        texts, labels, split_of = [texts[i] for i in pick], [labels[i] for i in pick], [split_of[i] for i in pick]
+    labels = np.asarray(labels, dtype=int)
+    pos_id, neg_id = task.answer_ids(model)
+    batches = task.make_batches(model, texts)
+    ld = np.full(len(texts), np.nan)
+    in_top = np.zeros(len(texts), dtype=bool)
+    has_comma = np.zeros(len(texts), dtype=bool)
+    commas = P.Commas(skip_first=cfg.skip_first, allow_empty=True)
+    for b in tqdm(batches, desc="Tigges filter", disable=not progress):
+        logits, _ = model.run(b)
+        ids = b.ids.numpy()
+        ld[ids] = (logits[:, pos_id] - logits[:, neg_id]).float().cpu().numpy()
+        top = logits.topk(min(cfg.tigges_top_k, logits.shape[-1]), dim=-1).indices.cpu()
+        right = torch.where(torch.as_tensor(labels[ids]) == 1, pos_id, neg_id)
+        in_top[ids] = (top == right[:, None]).any(1).numpy()
+        has_comma[ids] = commas.counts(b).numpy() > 0
+    correct = np.where(labels == 1, ld > 0, ld < 0)
+    keep = np.flatnonzero(correct & in_top & has_comma)
+    pos, neg = keep[labels[keep] == 1], keep[labels[keep] == 0]
+    n = (min(len(pos), len(neg)) // 5) * 5
+    rng = np.random.default_rng(cfg.seed)
+    chosen = np.sort(np.concatenate([rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)]))
+    counts = {"sentences": len(texts), "correct": int(correct.sum()), "correct_top_k": int((correct & in_top).sum()),
+              "with_comma": int(has_comma.sum()), "kept": int(len(keep)), "kept_positive": int(len(pos)),
+              "kept_negative": int(len(neg)), "balanced": int(2 * n),
+              "by_split": {sp: int(sum(1 for i in chosen if split_of[i] == sp)) for sp in cfg.tigges_splits}}
+    return {"texts": [texts[i] for i in chosen], "labels": labels[chosen], "index": chosen.tolist(),
+            "splits": [split_of[i] for i in chosen], "counts": counts, "sources": sources}
