@@ -262,7 +262,14 @@ class RunFolder:
             self._unlock()
 
 
-__all__ = ["RunFolder", "RunFolderError", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
+def saved_step(engine: dict | None, name: str, compute):
+    """``compute()``, saved as a step of the run folder in ``engine["run"]`` (the sweep keywords an
+    experiment is handed) so that a resumed run loads it; without a run folder, just ``compute()``."""
+    run = (engine or {}).get("run")
+    return run.step(name, compute) if run is not None else compute()
+
+
+__all__ = ["RunFolder", "RunFolderError", "saved_step", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "check_writable", "stable_key"]
 
 

@@ -192,3 +192,31 @@ def test_a_resumed_ablate_skips_its_finished_steps_and_gives_the_same_result(tin
     import torch
 
     assert len(torch.load(tmp_path / "run" / "steps" / "reference_stats.pt", weights_only=False)) == 3
+
+
+def test_a_resumed_find_reads_no_features_again(tiny_model, tmp_path, monkeypatch):
+    """interp find saves each feature set (SST train/dev/test, toy train/test) as a step of its run folder."""
+    import numpy as np
+
+    from interp.experiments.find import CompareConfig
+    from interp.experiments.find import run as F
+
+    cfg = CompareConfig(layers=[0, 1], data=["sst_last", "toy"], methods=["mean_diff", "best_neuron"], train_limit=40,
+                        dev_limit=24, test_limit=24, limit=8, reference_n=8, n_random=2, positions=["all"], n_boot=20,
+                        causal_methods=["mean_diff"])
+    ident = {"command": "test-find", "config": "steps"}
+    with RunFolder(tmp_path / "run", identity=ident) as run:
+        first = F.compare(tiny_model, config=cfg, progress=False, engine={"run": run})
+    steps = sorted(p.stem for p in (tmp_path / "run" / "steps").iterdir())
+    assert steps == ["features_dev", "features_test", "features_toy_test", "features_toy_train", "features_train"]
+
+    def redone(*a, **k):
+        raise AssertionError("features were read again")
+
+    monkeypatch.setattr(F, "gather_features", redone)
+    with RunFolder(tmp_path / "run", identity=ident) as run:
+        again = F.compare(tiny_model, config=cfg, progress=False, engine={"run": run})
+    site = first.data["best_site"]
+    assert again.data["best_site"] == site
+    for m, v in first.data["accuracy"]["sst_last"][site].items():
+        np.testing.assert_equal(again.data["accuracy"]["sst_last"][site][m]["test_acc"], v["test_acc"])

@@ -47,6 +47,7 @@ from interp.report.figures import removed_bars  # noqa: F401  (re-exported)
 from interp.tasks import SSTZeroShot, reference_stats, tigges_population, tigges_subset  # noqa: F401  (re-exported)
 from interp.experiments.options import PROTOCOLS, AblationOptions, check_directions_option  # noqa: F401
 from interp.finders.fit import fit_toy_directions, get_directions  # noqa: F401  (re-exported)
+from interp.runs import saved_step
 from interp.validate import check_ablation_options
 
 check_options = check_ablation_options  # the old name, re-exported
@@ -74,12 +75,6 @@ def ablation(model, fitted: FittedDirections, site: str, layer: int, sel, mode: 
     vecs = fitted.directions[site].vector if what == "direction" else random_directions(
         model.sites()[site], n_random, seed=seed * 100_003 + layer)
     return DirectionAblation(site, vecs, sel, mode=mode, reference_mean=reference_mean, label=f"{what}@{site}")
-
-
-def _step(engine: dict | None, name: str, compute):
-    """``compute()``, saved in the run folder (when the sweep has one) so a resumed run skips it."""
-    run = (engine or {}).get("run")
-    return run.step(name, compute) if run is not None else compute()
 
 
 def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = True, command: str | None = None,
@@ -110,7 +105,7 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
 
     # 1. directions (or LEACE erasers)
     spec = cfg.directions or "mean_diff"
-    fitted = _step(engine, "directions", lambda: get_directions(
+    fitted = saved_step(engine, "directions", lambda: get_directions(
         model, sites, spec, cfg, n_random_erasers=cfg.n_random if spec == "leace" else 0, progress=progress))
     directions, toy_info = fitted.directions, fitted.info
 
@@ -118,7 +113,7 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     rng = np.random.default_rng(cfg.seed)
     ref_idx = rng.choice(len(train), size=min(cfg.reference_n, len(train)), replace=False)
     ref_texts = [train.texts[i] for i in ref_idx]
-    ref_means, ref_counts, norms = _step(engine, "reference_stats", lambda: reference_stats(
+    ref_means, ref_counts, norms = saved_step(engine, "reference_stats", lambda: reference_stats(
         model, task, ref_texts, sites, selectors, progress=progress))
 
     # 3. threshold on dev
@@ -255,7 +250,7 @@ def run_ablate(model, config: AblateConfig | None = None, *, progress: bool = Tr
     tigges = None
     if cfg.protocol == "tigges":
         # the Tigges protocol: its own directions (DAS per layer on toy pairs) unless told otherwise
-        t_fit = fitted if cfg.directions is not None else _step(
+        t_fit = fitted if cfg.directions is not None else saved_step(
             engine, "tigges_directions", lambda: get_directions(model, sites, "das", cfg, progress=progress))
         tigges = run_tigges_protocol(model, cfg, t_fit, layers, sites, progress=progress, engine=engine)
         tables = [protocols_table(cfg, summary_rows, base, len(labels), threshold, spec, fitted, tigges),
@@ -348,7 +343,7 @@ def run_tigges_protocol(model, cfg: AblateConfig, fitted: FittedDirections, laye
     of above-chance accuracy lost ``(acc0 − acc)/(acc0 − 0.5)`` with paired bootstrap intervals,
     and their second number, the drop of the mean logit difference toward the right answer."""
     task = SSTZeroShot(prompt="tigges", batch_size=cfg.batch_size)
-    pop = _step(engine, "tigges_population", lambda: tigges_population(model, cfg, task, progress=progress))
+    pop = saved_step(engine, "tigges_population", lambda: tigges_population(model, cfg, task, progress=progress))
     labels = pop["labels"]
     if len(labels) == 0:
         return _no_tigges_population(model, cfg, task, pop)

@@ -23,6 +23,7 @@ from interp.experiments.find.result import _result
 from interp.finders import BestNeuron, make_finder
 from interp.models.protocol import check_site
 from interp.report.results import Result
+from interp.runs import saved_step
 from interp.tasks import SSTZeroShot, toy_dataset
 
 log = logging.getLogger("interp.experiments.find")
@@ -61,16 +62,21 @@ def compare(model, sites: Sequence[str] | None = None, *, config: CompareConfig 
     test = _sample(datasets.sst("test"), cfg.test_limit, rng_seed + 2, "--test-limit")
     kw = dict(batch_size=cfg.batch_size)
     F: dict[str, dict] = {}
+    # each feature set is a saved step of the run folder: a resumed run does not read them again
     if train is not None:
-        F["train"] = gather_features(model, train.texts, sites, progress="SST train" if progress else False, **kw)
-    F["dev"] = gather_features(model, dev.texts, sites, progress="SST dev" if progress else False, **kw)
-    F["test"] = gather_features(model, test.texts, sites, progress="SST test" if progress else False, **kw)
+        F["train"] = saved_step(engine, "features_train", lambda: gather_features(
+            model, train.texts, sites, progress="SST train" if progress else False, **kw))
+    F["dev"] = saved_step(engine, "features_dev", lambda: gather_features(
+        model, dev.texts, sites, progress="SST dev" if progress else False, **kw))
+    F["test"] = saved_step(engine, "features_test", lambda: gather_features(
+        model, test.texts, sites, progress="SST test" if progress else False, **kw))
     toy = {}
     if "toy" in cfg.data:
         for part in ("train", "test"):
             toy[part] = toy_dataset(model, part)
-            F[f"toy_{part}"] = gather_features(model, toy[part].texts, sites, at=toy[part].positions,
-                                               progress=f"toy {part}" if progress else False, **kw)
+            F[f"toy_{part}"] = saved_step(engine, f"features_toy_{part}", lambda part=part: gather_features(
+                model, toy[part].texts, sites, at=toy[part].positions,
+                progress=f"toy {part}" if progress else False, **kw))
     timing["features_s"] = time.time() - t
     ydev, ytest = np.asarray(dev.labels), np.asarray(test.labels)
     data_info = {
