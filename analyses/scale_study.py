@@ -405,11 +405,11 @@ def build(folders, *, command: str | None = None) -> Result:
         p = f"{size['params']:,} parameters" if size["params"] is not None else f"parameters unknown ({size['why']})"
         parts = [f"{m['label']} ({p}): baseline accuracy {a['baseline_accuracy']:.3f}, AUROC {a['baseline_auroc']:.3f} "
                  f"(n={a['n_test']})"]
-        for pos in ("all", "commas"):
+        for pos in ("all", "commas", "full_stops"):
             if pos in a["default"]:
                 parts.append(f"default protocol at {pos}: {_fmt(a['default'][pos]['direction'])} removed "
                              f"(random {_fmt(a['default'][pos]['random'])})")
-            if a["tigges"] and a["tigges"]["n"]:
+            if a["tigges"] and a["tigges"]["n"] and pos in ("all", "commas"):
                 parts.append(f"Tigges protocol at {pos}: {_fmt(a['tigges'][pos]['direction'])} "
                              f"(random {_fmt(a['tigges'][pos]['random'])})")
         if a["tigges"] and not a["tigges"]["n"]:
