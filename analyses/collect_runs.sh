@@ -1,0 +1,18 @@
+#!/bin/bash
+# Copy finished run folders' records (result.json, run.json, and an ablate run's directions/) into
+# analyses/results/<dest>/<folder name>/, leaving out the sweep cells, saved steps and report.html
+# (rebuilt offline with `interp report`). A folder whose run.json is not complete is skipped, said.
+#   analyses/collect_runs.sh analyses/results/scale-study-runs runs/scale/*-ablate runs/scale/*-find ...
+set -euo pipefail
+dest=$1; shift
+mkdir -p "$dest"
+for src in "$@"; do
+  name=$(basename "$src")
+  if ! python -c "import json,sys; sys.exit(json.load(open('$src/run.json'))['status'] != 'complete')" 2>/dev/null; then
+    echo "skipped $src: its run is not complete" >&2; continue
+  fi
+  mkdir -p "$dest/$name"
+  cp "$src/result.json" "$src/run.json" "$dest/$name/"
+  if [ -d "$src/directions" ] && [[ "$name" == *-ablate ]]; then rm -rf "$dest/$name/directions"; cp -r "$src/directions" "$dest/$name/"; fi
+  echo "copied $src -> $dest/$name"
+done
