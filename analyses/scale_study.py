@@ -197,13 +197,15 @@ def find_numbers(folder: Path, res: Result) -> dict:
     out = {"site": site, "data": primary, "direction_method": ref,
            "best_neuron_acc": acc.get("best_neuron", {}).get("test_acc"),
            "direction_acc": acc[ref]["test_acc"] if ref else None,
-           "random_acc": acc.get("random", {}).get("test_acc"), "causal": None}
+           "random_acc": acc.get("random", {}).get("test_acc"),
+           "l2_acc": acc.get("logreg_l2", {}).get("test_acc"), "causal": None}
     causal = d.get("causal")
     if causal:
         pos = "all" if "all" in causal["positions"] else causal["positions"][0]
         c = causal["conditions"]
         out["causal"] = {"positions": pos, "site": causal["site"], "n_test": causal["n_test"],
                          "direction": _removed(c.get(f"{pos}:{ref}")), "best_unit": _removed(c.get(f"{pos}:best_unit")),
+                         "l2": _removed(c.get(f"{pos}:logreg_l2")),
                          "random": _removed(c.get(f"{pos}:random"))}
     return out
 
@@ -238,8 +240,8 @@ COLUMNS = ["model", "parameters", "non-embedding parameters", "layers", "d_model
            "random: all positions", "% removed, commas [95% CI]", "random: commas", "% removed, full stops [95% CI]",
            "random: full stops", "Tigges protocol n", "Tigges: % lost, all positions",
            "Tigges random: all", "Tigges: % lost, commas", "Tigges random: commas", "find: best site",
-           "best neuron: SST test acc", "direction: SST test acc", "causal: direction % removed",
-           "causal: best neuron % removed", "steer: direction slope per unit α [95% CI]", "steer: best neuron slope",
+           "best neuron: SST test acc", "direction: SST test acc", "L2 probe direction: SST test acc",
+           "causal: direction % removed", "causal: L2 direction % removed", "causal: best neuron % removed", "steer: direction slope per unit α [95% CI]", "steer: best neuron slope",
            "steer: random directions slope"]
 
 
@@ -266,7 +268,8 @@ def _row(m: dict) -> list:
             _fmt(tg("all", "random"), t_none), _fmt(tg("commas", "direction"), t_none),
             _fmt(tg("commas", "random"), t_none),
             f["site"] if f else "not run", _acc(f["best_neuron_acc"] if f else None),
-            _acc(f["direction_acc"] if f else None), _fmt(causal["direction"] if causal else None),
+            _acc(f["direction_acc"] if f else None), _acc(f.get("l2_acc") if f else None),
+            _fmt(causal["direction"] if causal else None), _fmt(causal.get("l2") if causal else None),
             _fmt(causal["best_unit"] if causal else None), _slope(s.get("direction") if s else None),
             _slope(s.get("neuron") if s else None), _slope(s.get("random") if s else None)]
 
@@ -349,12 +352,14 @@ def neuron_figures(models: list[dict]) -> list[dict]:
     acc = _points_figure(models, [
         ("zero-shot baseline (ablate run)", lambda m: m["ablate"]["baseline_accuracy"], "#2ca02c", "solid"),
         ("direction probe (find, best site)", lambda m: f(m).get("direction_acc"), "#1f77b4", "solid"),
+        ("L2 probe direction (find, best site)", lambda m: f(m).get("l2_acc"), "#9467bd", "solid"),
         ("best single neuron (find, best site)", lambda m: f(m).get("best_neuron_acc"), "#d62728", "solid"),
         ("random direction (find)", lambda m: f(m).get("random_acc"), "#aaaaaa", "dot")],
         title="SST test accuracy: the model's zero-shot answer, a direction, its best single neuron",
         ytitle="SST test accuracy", tickformat=".0%")
     causal = _points_figure(models, [
         ("direction ablated at the find site", lambda m: _ci(c(m).get("direction")), "#1f77b4", "solid"),
+        ("L2 direction ablated there", lambda m: _ci(c(m).get("l2")), "#9467bd", "solid"),
         ("best neuron ablated there", lambda m: _ci(c(m).get("best_unit")), "#d62728", "solid"),
         ("random direction (control)", lambda m: _ci(c(m).get("random")), "#aaaaaa", "dot")],
         title="Causal share at the find run's best site: direction vs best neuron (all positions)",
@@ -394,8 +399,8 @@ def build(folders, *, command: str | None = None) -> Result:
                  "(default protocol: the ablate run's first mode on its SST test sentences at the dev-fitted "
                  "threshold; Tigges protocol: the projection removed on Tigges et al.'s population, threshold 0), "
                  "beside the random-direction control; intervals are the runs' paired bootstraps. find: at its best "
-                 "site, SST test accuracy of the best single unit and of the mean-difference direction, and the share "
-                 "removed by ablating each there (all positions). steer: judged P(positive) per unit α (in units of the "
+                 "site, SST test accuracy of the best single unit, of the mean-difference direction and of the L2 "
+                 "logistic-regression direction, and the share removed by ablating each there (all positions). steer: judged P(positive) per unit α (in units of the "
                  "site's typical norm), least squares over the α grid, bootstrap interval."))
     commands = Table(title="The runs behind every number", columns=["model", "run", "folder", "command", "date", "git commit"],
                      rows=cmd_rows)

@@ -121,6 +121,8 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
             assert row[col["find: best site"]] == site
             assert row[col["best neuron: SST test acc"]] == acc["best_neuron"]["test_acc"]
             assert row[col["direction: SST test acc"]] == acc["mean_diff"]["test_acc"]
+            # this find fitted no L2 probe: said, not guessed
+            assert row[col["L2 probe direction: SST test acc"]] == row[col["causal: L2 direction % removed"]] == "not run"
             for what, c in (("mean_diff", "causal: direction % removed"), ("best_unit", "causal: best neuron % removed")):
                 e = f["causal"]["conditions"][f"all:{what}"]
                 assert row[col[c]] == metrics.format_removed(e["removed"], *e["removed_ci"])
