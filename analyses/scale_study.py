@@ -389,6 +389,10 @@ def build(folders, *, command: str | None = None) -> Result:
         for kind, (p, r) in runs.items():
             cmd_rows.append([m["label"], kind, str(p), r.manifest.get("command"), r.manifest.get("date"),
                              r.manifest.get("git_commit")])
+    # smallest model first; a model without a parameter count last, in the order given
+    order = sorted(range(len(models)), key=lambda i: (models[i]["size"]["params"] is None,
+                                                      models[i]["size"]["params"] or 0, i))
+    models = [models[i] for i in order]
     table = Table(
         title="The same studies across models: baseline, % removed (two protocols), neuron vs direction, steering",
         columns=COLUMNS, rows=[_row(m) for m in models],

@@ -76,8 +76,11 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
     assert len(table.rows) == 2
     col = {c: i for i, c in enumerate(table.columns)}
     models = {m["model"]: m for m in res.data["models"]}
-    assert list(models) == list(runs["models"])
-    for row, (name, folder) in zip(table.rows, runs["models"].items()):
+    # smallest first: model B (d_model 48) before model A (64)
+    assert list(models) == list(runs["models"])[::-1]
+    assert [r[col["model"]] for r in table.rows] == [m["label"] for m in models.values()]
+    assert table.rows[0][col["parameters"]] < table.rows[1][col["parameters"]]
+    for row, (name, folder) in zip(table.rows, reversed(runs["models"].items())):
         saved = json.loads((folder / "result.json").read_text())["data"]
         m = models[name]
         # parameters: the stored tensors, equal to the model's own count
