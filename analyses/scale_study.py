@@ -393,6 +393,8 @@ def build(folders, *, command: str | None = None) -> Result:
     order = sorted(range(len(models)), key=lambda i: (models[i]["size"]["params"] is None,
                                                       models[i]["size"]["params"] or 0, i))
     models = [models[i] for i in order]
+    rank = {m["label"]: k for k, m in enumerate(models)}
+    cmd_rows.sort(key=lambda r: rank[r[0]])  # stable: each model's runs keep their order
     table = Table(
         title="The same studies across models: baseline, % removed (two protocols), neuron vs direction, steering",
         columns=COLUMNS, rows=[_row(m) for m in models],

@@ -140,8 +140,10 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
                 assert m["steer"][what.split()[0]]["slope"] == s["slope"]
     assert models[str(list(runs["models"])[1])]["ablate"]["tigges"] is not None  # model B ran it
     # the commands behind the numbers
-    assert [r[1] for r in res.tables[1].rows] == ["ablate", "find", "steer", "ablate"]
-    assert res.tables[1].rows[0][3].startswith("interp ablate") and res.tables[1].rows[1][3].startswith("interp find")
+    # the runs behind the numbers, in the table's order: model B's ablate, then model A's three
+    assert [r[1] for r in res.tables[1].rows] == ["ablate", "ablate", "find", "steer"]
+    assert [r[0] for r in res.tables[1].rows] == [table.rows[0][0]] + [table.rows[1][0]] * 3
+    assert res.tables[1].rows[1][3].startswith("interp ablate") and res.tables[1].rows[2][3].startswith("interp find")
     # the figure: measured points at the two parameter counts, log x, and Tigges et al.'s as theirs
     fig = res.figures[0]
     assert fig["layout"]["xaxis"]["type"] == "log"
