@@ -203,21 +203,11 @@ class RunFolder:
         not redo the work before its sweep (fitting directions, reference means, a filter pass).
         The folder's identity is the command's, so a saved step always belongs to this config.
         An unreadable step file is computed again (with a warning)."""
-        import io
-        import logging
-
-        import torch
-
         path = self.path / "steps" / f"{name}.pt"
-        if path.is_file():
-            try:
-                return torch.load(path, weights_only=False)
-            except Exception as e:  # a truncated or foreign file: do the step again
-                logging.getLogger(__name__).warning("ignoring unreadable step %s (%s); it is run again", path, e)
-        value = compute()
-        buf = io.BytesIO()
-        torch.save(value, buf)
-        atomic_write_bytes(path, buf.getvalue())
+        value = load_torch(path, "step") if path.is_file() else None
+        if value is None:
+            value = compute()
+            save_torch(path, value)
         return value
 
     def complete(self, **extra) -> None:
@@ -262,6 +252,34 @@ class RunFolder:
             self._unlock()
 
 
+def save_torch(path: str | Path, obj: Any) -> Path:
+    """``torch.save`` through :func:`atomic_write_bytes`: a reader never sees half a file."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_torch(path: str | Path, what: str, check=None):
+    """What :func:`save_torch` wrote, or ``None`` (with a warning naming ``what``) when the file is
+    torn, foreign or fails ``check(obj)``: the caller computes it again."""
+    import logging
+
+    import torch
+
+    try:
+        obj = torch.load(path, weights_only=False)
+        if check is not None and not check(obj):
+            raise ValueError(f"not a {what}")
+        return obj
+    except Exception as e:  # a torn or foreign file: recompute it
+        logging.getLogger(__name__).warning("ignoring unreadable %s %s (%s); it is run again", what, path, e)
+        return None
+
+
 def saved_step(engine: dict | None, name: str, compute):
     """``compute()``, saved as a step of the run folder in ``engine["run"]`` (the sweep keywords an
     experiment is handed) so that a resumed run loads it; without a run folder, just ``compute()``."""
@@ -269,7 +287,7 @@ def saved_step(engine: dict | None, name: str, compute):
     return run.step(name, compute) if run is not None else compute()
 
 
-__all__ = ["RunFolder", "RunFolderError", "saved_step", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
+__all__ = ["RunFolder", "RunFolderError", "saved_step", "save_torch", "load_torch", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "check_writable", "stable_key"]
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import logging
 import time
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from interp.models.protocol import Batch
-from interp.runs import RunFolder, atomic_write_bytes, stable_key
+from interp.runs import RunFolder, load_torch, save_torch, stable_key
 
 from interp.engine.conditions import (  # noqa: F401  (re-exported: the engine's public names, one import away)
     Condition, LogitDiff, ProbeScore, as_conditions, from_config, reads_of, to_config,
@@ -80,20 +79,11 @@ def sweep_key(examples: Batch, conditions: Sequence[Condition], reader, batch_si
 
 
 def _save_cell(path, cell: dict) -> None:
-    buf = io.BytesIO()
-    torch.save(cell, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    save_torch(path, cell)
 
 
 def _load_cell(path) -> dict | None:
-    try:
-        cell = torch.load(path, weights_only=False)
-        if not isinstance(cell, dict) or not {"ids", "scores", "counts"} <= set(cell):
-            raise ValueError("not a cell")
-        return cell
-    except Exception as e:  # a torn or foreign file: recompute it
-        log.warning("ignoring unreadable cell %s (%s); it is run again", path, e)
-        return None
+    return load_torch(path, "cell", check=lambda c: isinstance(c, dict) and {"ids", "scores", "counts"} <= set(c))
 
 
 def run_sweep(
