@@ -345,8 +345,12 @@ def run_tigges_protocol(model, cfg: AblateConfig, fitted: FittedDirections, laye
     task = SSTZeroShot(prompt="tigges", batch_size=cfg.batch_size)
     pop = saved_step(engine, "tigges_population", lambda: tigges_population(model, cfg, task, progress=progress))
     labels = pop["labels"]
+    # what the result says of the protocol whether or not its filter kept a sentence
+    common = {"counts": pop["counts"], "sources": pop["sources"], "prompt": task.template,
+              "answers": [task.positive, task.negative], "top_k": cfg.tigges_top_k,
+              "splits_used": list(cfg.tigges_splits)}
     if len(labels) == 0:
-        return _no_tigges_population(model, cfg, task, pop)
+        return {**_no_tigges_population(model, cfg, task, pop["counts"]), **common}
     selectors = [P.get(p, skip_first=cfg.skip_first, allow_empty=True) for p in ("all", "commas")]
     conditions: dict[str, list] = {"baseline": []}
     for sel in selectors:
@@ -418,18 +422,15 @@ def run_tigges_protocol(model, cfg: AblateConfig, fitted: FittedDirections, laye
     summary = (f"Tigges et al. protocol ({len(labels)} sentences, {ablated}): "
                + "; ".join(f"at {r[0]}: {r[3]} of above-chance accuracy lost, logit difference down {r[4]} "
                            f"(random {r[6]}, {r[7]})" for r in trows) + ".")
-    return {"n": int(len(labels)), "counts": c, "conditions": rows, "logit_diffs": {k: v.tolist() for k, v in lds.items()},
+    return {"n": int(len(labels)), "conditions": rows, "logit_diffs": {k: v.tolist() for k, v in lds.items()},
             "labels": labels.tolist(), "index": pop["index"], "splits": pop["splits"], "table": table, "figure": fig,
-            "summary": summary, "warnings": warn, "sources": pop["sources"], "baseline_mean_logit_diff": ld0,
-            "sweep_s": sweep_s, "prompt": task.template, "answers": [task.positive, task.negative],
-            "top_k": cfg.tigges_top_k, "splits_used": list(cfg.tigges_splits)}
+            "summary": summary, "warnings": warn, "baseline_mean_logit_diff": ld0, "sweep_s": sweep_s, **common}
 
 
-def _no_tigges_population(model, cfg: AblateConfig, task: SSTZeroShot, pop: dict) -> dict:
+def _no_tigges_population(model, cfg: AblateConfig, task: SSTZeroShot, c: dict) -> dict:
     """The Tigges protocol when its filter keeps no sentence (a small model that never puts the answer in its
     top k, say): nothing to ablate, said in the table, the summary and a warning; the default protocol's
-    numbers are kept (an error here would throw them away)."""
-    c = pop["counts"]
+    numbers are kept (an error here would throw them away). ``c``: the filter's counts."""
     why = (f"the Tigges protocol kept no sentence for {model.name}: of {c['sentences']} in "
            f"{'+'.join(cfg.tigges_splits)}, {c['correct']} right, {c['correct_top_k']} with the right answer in the top "
            f"{cfg.tigges_top_k}, {c['kept']} of those with a comma; nothing to ablate")
@@ -439,11 +440,9 @@ def _no_tigges_population(model, cfg: AblateConfig, task: SSTZeroShot, pop: dict
                   caption=(f"Their filter: right (logit difference of {task.positive!r} vs {task.negative!r} after "
                            f"{task.template!r} toward the label > 0), the right answer among the top {cfg.tigges_top_k} "
                            "tokens, and a comma."))
-    return {"n": 0, "counts": c, "conditions": {}, "logit_diffs": {}, "labels": [], "index": [], "splits": [],
-            "table": table, "figure": None, "summary": "Tigges et al. protocol: " + why + ".",
-            "warnings": [why], "sources": pop["sources"], "baseline_mean_logit_diff": float("nan"), "sweep_s": 0.0,
-            "prompt": task.template, "answers": [task.positive, task.negative], "top_k": cfg.tigges_top_k,
-            "splits_used": list(cfg.tigges_splits)}
+    return {"n": 0, "conditions": {}, "logit_diffs": {}, "labels": [], "index": [], "splits": [], "table": table,
+            "figure": None, "summary": "Tigges et al. protocol: " + why + ".", "warnings": [why],
+            "baseline_mean_logit_diff": float("nan"), "sweep_s": 0.0}
 
 
 def protocols_table(cfg, default_rows, base, n_default, threshold, spec, fitted, tigges) -> Table:
