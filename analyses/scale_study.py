@@ -282,24 +282,14 @@ def figure(models: list[dict]) -> dict:
               ("default", "commas", "default protocol, commas", "#ff7f0e", "circle"),
               ("tigges", "all", "Tigges protocol, all positions", "#1f77b4", "diamond"),
               ("tigges", "commas", "Tigges protocol, commas", "#ff7f0e", "diamond"))
-    sized = [m for m in models if m["size"]["params"] is not None]
     for proto, pos, label, colour, symbol in series:
         for what in ("direction", "random"):
-            pts = []
-            for m in sized:
-                block = m["ablate"]["default"] if proto == "default" else m["ablate"]["tigges"]
-                e = (block or {}).get(pos, {}).get(what)
-                if e is not None and math.isfinite(e["removed"]):
-                    pts.append((m["size"]["params"], e, m["label"]))
-            if not pts:
-                continue
-            fig.add_scatter(
-                x=[p[0] for p in pts], y=[p[1]["removed"] for p in pts], text=[p[2] for p in pts],
-                mode="lines+markers", name=label + ("" if what == "direction" else " (random control)"),
-                line=dict(color="#aaaaaa" if what == "random" else colour, dash="dot" if what == "random" else "solid"),
-                marker=dict(symbol=symbol, size=9 if what == "direction" else 6),
-                error_y=dict(type="data", array=[p[1]["ci"][1] - p[1]["removed"] for p in pts],
-                             arrayminus=[p[1]["removed"] - p[1]["ci"][0] for p in pts]))
+            _add_points(fig, models, label + ("" if what == "direction" else " (random control)"),
+                        lambda m: _ci(((m["ablate"]["default"] if proto == "default" else m["ablate"]["tigges"])
+                                       or {}).get(pos, {}).get(what)),
+                        line=dict(color="#aaaaaa" if what == "random" else colour,
+                                  dash="dot" if what == "random" else "solid"),
+                        marker=dict(symbol=symbol, size=9 if what == "direction" else 6))
     for pos, colour in (("all", "#1f77b4"), ("commas", "#ff7f0e")):
         fig.add_scatter(x=[r["params"] for r in TIGGES_REFERENCE], y=[r[pos] for r in TIGGES_REFERENCE],
                         text=[f"{r['model']} (n={r['n']:,})" for r in TIGGES_REFERENCE], mode="markers+text",
@@ -312,25 +302,31 @@ def figure(models: list[dict]) -> dict:
     return fig.to_plotly_json()
 
 
+def _add_points(fig, models: list[dict], label: str, get, *, line: dict, marker: dict | None = None) -> None:
+    """One line against parameter count: ``get(model)`` returns ``None`` (no point), a number, or
+    ``(value, low, high)`` (drawn with its interval); a NaN value gets no point, nor a model without a count."""
+    sized = sorted((m for m in models if m["size"]["params"] is not None), key=lambda m: m["size"]["params"])
+    pts = [(m["size"]["params"], get(m), m["label"]) for m in sized]
+    pts = [(x, v if isinstance(v, tuple) else (v, None, None), t) for x, v, t in pts
+           if v is not None and math.isfinite(v[0] if isinstance(v, tuple) else v)]
+    if not pts:
+        return
+    kw = {"marker": marker} if marker else {}
+    if all(v[1] is not None for _, v, _ in pts):
+        kw["error_y"] = dict(type="data", array=[v[2] - v[0] for _, v, _ in pts],
+                             arrayminus=[v[0] - v[1] for _, v, _ in pts])
+    fig.add_scatter(x=[x for x, _, _ in pts], y=[v[0] for _, v, _ in pts], text=[t for _, _, t in pts],
+                    mode="lines+markers", name=label, line=line, **kw)
+
+
 def _points_figure(models: list[dict], series, *, title: str, ytitle: str, tickformat: str | None = None) -> dict:
-    """One line per series against parameter count (log x). ``series``: (label, getter, colour, dash); a
-    getter returns ``None`` (no point), a number, or ``(value, low, high)`` (drawn with its interval)."""
+    """One line per series against parameter count (log x). ``series``: (label, getter, colour, dash);
+    the getters as :func:`_add_points` takes them."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    sized = sorted((m for m in models if m["size"]["params"] is not None), key=lambda m: m["size"]["params"])
     for label, get, colour, dash in series:
-        pts = [(m["size"]["params"], get(m), m["label"]) for m in sized]
-        pts = [(x, v if isinstance(v, tuple) else (v, None, None), t) for x, v, t in pts
-               if v is not None and math.isfinite(v[0] if isinstance(v, tuple) else v)]
-        if not pts:
-            continue
-        kw = {}
-        if all(v[1] is not None for _, v, _ in pts):
-            kw["error_y"] = dict(type="data", array=[v[2] - v[0] for _, v, _ in pts],
-                                 arrayminus=[v[0] - v[1] for _, v, _ in pts])
-        fig.add_scatter(x=[x for x, _, _ in pts], y=[v[0] for _, v, _ in pts], text=[t for _, _, t in pts],
-                        mode="lines+markers", name=label, line=dict(color=colour, dash=dash), **kw)
+        _add_points(fig, models, label, get, line=dict(color=colour, dash=dash))
     fig.update_layout(title=title, xaxis=dict(type="log", title="parameters (log scale)"),
                       yaxis=dict(title=ytitle, **({"tickformat": tickformat} if tickformat else {})), height=460)
     return fig.to_plotly_json()
