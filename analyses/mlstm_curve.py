@@ -38,6 +38,11 @@ from interp.finders.probes import sentiment_probes  # noqa: E402
 from interp.models.mlstm.train import held_out_evaluations  # noqa: E402
 
 
+def snapshot_millions(p: Path) -> float:
+    """Millions of characters in a snapshot's name: chars-0030M -> 30.0, chars-0030.93M -> 30.93."""
+    return float(p.stem.split("-")[1].rstrip("M"))
+
+
 def held_out_data(run: Path, model: MLSTM):
     """The run's held-out text as the trainer evaluated it (bytes, or token ids of a BPE model),
     rebuilt from ``run.json`` and checked against its sha256."""
@@ -90,9 +95,9 @@ def main() -> None:
     sites = tuple(a.sites.split(","))
     splits = probe_splits(a.data, a.limit, a.seed)
     bpc = held_out_evaluations(a.run)
-    snaps = sorted((a.run / "snapshots").glob("chars-*.safetensors"), key=lambda p: float(p.stem.split("-")[1].rstrip("M")))
+    snaps = sorted((a.run / "snapshots").glob("chars-*.safetensors"), key=snapshot_millions)
     snaps = [p for i, p in enumerate(snaps) if i % a.every == a.every - 1 or p == snaps[-1]]
-    snaps = [p for p in snaps if float(p.stem.split("-")[1].rstrip("M")) * 1_000_000 >= a.min_chars]
+    snaps = [p for p in snaps if snapshot_millions(p) * 1_000_000 >= a.min_chars]
     old = json.loads(a.out.read_text()) if a.append and a.out.is_file() else {}
     if old and old.get("data", "sst") != a.data:
         raise SystemExit(f"{a.out} holds probes on {old.get('data', 'sst')!r}, not {a.data!r}: use another --out")

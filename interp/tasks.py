@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from interp import data as datasets
 from interp import positions as P
 from interp.lexicon import (  # noqa: F401  (re-exported: the toy templates' words)
     NEGATIVE_ADJECTIVES, NEGATIVE_VERBS, POSITIVE_ADJECTIVES, POSITIVE_VERBS,
@@ -327,8 +328,6 @@ def tigges_population(model, cfg, task: SSTZeroShot, *, progress: bool = True) -
     the larger class, both rounded down to a multiple of 5 as their loader of batches of 5 does).
     ``cfg``: an ablation config (``tigges_splits``, ``tigges_limit``, ``tigges_top_k``, ``seed``,
     ``skip_first``)."""
-    from interp import data as datasets
-
     texts, labels, split_of, sources = [], [], [], []
     for sp in cfg.tigges_splits:
         lt = datasets.sst(sp)
