@@ -1,8 +1,9 @@
 """Does the summarization motif grow with scale? One cross-model table from saved runs (issue 16).
 
 Reads the run folders of ``interp ablate`` (required, one per model; with ``--protocol tigges``
-the Tigges et al. protocol rows are read from the same result), and optionally ``interp find``
-and ``interp steer --eval`` (at most one of each per model), groups them by the model each
+the Tigges et al. protocol rows are read from the same result), and optionally ``interp find``,
+``interp steer --eval`` and ``interp patch`` (its ``summarization.json``; at most one of each per
+model), groups them by the model each
 result names in its manifest, and writes one interp result (a table, the commands behind every
 number, and a figure) into ``--out``:
 
@@ -12,6 +13,9 @@ number, and a figure) into ``--out``:
   intervals of the runs; from ``find``: the best single neuron's and the direction's SST test
   accuracy at the best site and their causal shares; from ``steer --eval``: judged P(positive)
   per unit α for the direction, the best neuron and the pooled random directions;
+- from ``patch``, a second table: the summarization table of every model (each ablation mode at
+  commas, full stops, all positions and any other position the run has, on the SST test sentences
+  and on the Tigges subset, beside random directions), and a figure of its comma row against size;
 - a figure: % removed (all positions, commas) against parameter count (log x), with Tigges et
   al.'s (2023) Pythia-1.4b and -2.8b numbers marked as theirs, not measured here.
 
@@ -45,7 +49,9 @@ from interp import metrics  # noqa: E402
 from interp.report.results import Result, ResultFileError, Table, make_manifest  # noqa: E402
 from interp.runs import RunFolder  # noqa: E402
 
-KINDS = ("ablate", "find", "steer")
+KINDS = ("ablate", "find", "steer", "summarize")
+#: the summarization table's positions and modes shown side by side (others a run has are kept in the data)
+SUMMARY_POSITIONS = ("commas", "full_stops", "all")
 
 #: Tigges et al. (2023), "Linear representations of sentiment in large language models": share of
 #: above-chance accuracy lost when their DAS direction is removed at every layer, at all positions
@@ -78,6 +84,11 @@ def read_run(folder: str | os.PathLike) -> Result:
                               "finish it")
     try:
         res = Result.load(path / "result.json")
+        if res.kind == "patch":  # interp patch keeps its summarization table beside the combined result
+            if not (path / "summarization.json").is_file():
+                raise ScaleStudyError(f"{path}: an interp patch run without summarization.json (its summarization "
+                                      "table): run interp patch with --summary")
+            res = Result.load(path / "summarization.json")
     except (ResultFileError, OSError) as e:
         raise ScaleStudyError(str(e)) from None
     if res.kind not in KINDS:
@@ -220,6 +231,35 @@ def steer_numbers(folder: Path, res: Result) -> dict:
     return out
 
 
+def summarize_numbers(folder: Path, res: Result) -> dict:
+    """The summarization table of one model: per mode and position, the share removed on the SST test
+    sentences and on the Tigges subset (the correctly classified ones with a comma), beside the random control."""
+    d = res.data
+    cfg, cond = d.get("config", {}), d.get("conditions", {})
+    if "baseline" not in cond:
+        raise ScaleStudyError(f"{folder}: a summarization result without its baseline condition")
+    cells = {}
+    for mode in cfg.get("modes", []):
+        for pos in cfg.get("positions", []):
+            e, r = cond.get(f"{mode}:{pos}:direction"), cond.get(f"{mode}:{pos}:random")
+            if e is None:
+                continue
+
+            def tig(x):
+                if x is None or x.get("tigges_removed") is None:
+                    return None
+                return {"removed": x["tigges_removed"], "ci": list(x["tigges_removed_ci"]),
+                        "accuracy": x.get("tigges_accuracy")}
+
+            cells[f"{mode}:{pos}"] = {"mode": mode, "positions": pos, "direction": _removed(e), "random": _removed(r),
+                                      "tigges_direction": tig(e), "tigges_random": tig(r)}
+    if not cells:
+        raise ScaleStudyError(f"{folder}: the summarization result holds no direction condition")
+    return {"n_test": d["n_test"], "tigges_n": d.get("tigges_n"), "baseline_accuracy": cond["baseline"]["accuracy"],
+            "modes": list(cfg.get("modes", [])), "positions": list(cfg.get("positions", [])),
+            "site": cfg.get("site"), "fit_data": cfg.get("fit_data"), "split": cfg.get("split"), "cells": cells}
+
+
 # ------------------------------------------------------------------------------------ the result
 
 
@@ -272,6 +312,48 @@ def _row(m: dict) -> list:
             _fmt(causal["direction"] if causal else None), _fmt(causal.get("l2") if causal else None),
             _fmt(causal["best_unit"] if causal else None), _slope(s.get("direction") if s else None),
             _slope(s.get("neuron") if s else None), _slope(s.get("random") if s else None)]
+
+
+SUMMARY_COLUMNS = ["model", "mode", "positions", "SST test n", "% removed [95% CI]", "random control",
+                   "Tigges subset n", "Tigges subset: % removed [95% CI]", "Tigges subset: random"]
+
+
+def summary_rows(models: list[dict]) -> list[list]:
+    """One row per model, mode and position of the summarization table (positions in SUMMARY_POSITIONS first)."""
+    rows = []
+    for m in models:
+        s = m.get("summarize")
+        if not s:
+            continue
+        order = [p for p in SUMMARY_POSITIONS if p in s["positions"]] + [p for p in s["positions"]
+                                                                        if p not in SUMMARY_POSITIONS]
+        kept = bool(s["tigges_n"])  # the subset empty: nothing was measured on it, whatever the run's NaNs say
+        for mode in s["modes"]:
+            for pos in order:
+                c = s["cells"].get(f"{mode}:{pos}")
+                if c is None:
+                    continue
+                rows.append([m["label"], mode, pos, s["n_test"], _fmt(c["direction"]), _fmt(c["random"]),
+                             s["tigges_n"], _fmt(c["tigges_direction"], "not run") if kept else "no sentence kept",
+                             _fmt(c["tigges_random"], "not run") if kept else "no sentence kept"])
+    return rows
+
+
+def summary_figure(models: list[dict]) -> dict:
+    """The summarization table's comma row against size: each mode, on all test sentences and on the Tigges subset."""
+    cell = (lambda m, key, what: _ci(((m.get("summarize") or {}).get("cells", {}).get(key) or {}).get(what)))
+    colours = {"project": "#1f77b4", "mean": "#ff7f0e", "resample": "#2ca02c"}
+    modes = list(dict.fromkeys(mode for m in models for mode in (m.get("summarize") or {}).get("modes", [])))
+    series = []
+    for mode in modes:
+        c = colours.get(mode, "#8c564b")
+        series += [(f"{mode} at commas", lambda m, k=f"{mode}:commas": cell(m, k, "direction"), c, "solid"),
+                   (f"{mode} at commas, Tigges subset", lambda m, k=f"{mode}:commas": cell(m, k, "tigges_direction"),
+                    c, "dash"),
+                   (f"{mode} at commas, random control", lambda m, k=f"{mode}:commas": cell(m, k, "random"),
+                    "#aaaaaa", "dot")]
+    return _points_figure(models, series, title="Summarization table, commas row: share removed by each ablation mode",
+                          ytitle="share of above-chance accuracy removed", tickformat=".0%")
 
 
 def figure(models: list[dict]) -> dict:
@@ -381,6 +463,8 @@ def build(folders, *, command: str | None = None) -> Result:
             m["find"] = find_numbers(*runs["find"])
         if "steer" in runs:
             m["steer"] = steer_numbers(*runs["steer"])
+        if "summarize" in runs:
+            m["summarize"] = summarize_numbers(*runs["summarize"])
         models.append(m)
         for kind, (p, r) in runs.items():
             cmd_rows.append([m["label"], kind, str(p), r.manifest.get("command"), r.manifest.get("date"),
@@ -404,6 +488,17 @@ def build(folders, *, command: str | None = None) -> Result:
                  "site, SST test accuracy of the best single unit, of the mean-difference direction and of the L2 "
                  "logistic-regression direction, and the share removed by ablating each there (all positions). steer: judged P(positive) per unit α (in units of the "
                  "site's typical norm), least squares over the α grid, bootstrap interval."))
+    tables = [table]
+    srows = summary_rows(models)
+    if srows:
+        tables.append(Table(
+            title="The summarization table across models: the direction ablated at chosen positions, every layer at once",
+            columns=SUMMARY_COLUMNS, rows=srows,
+            caption=("From each model's interp patch run (its summarization.json): the share of above-chance SST "
+                     "accuracy removed when the direction is ablated (project: projected out; mean: set to its "
+                     "reference mean; resample: taken from a reference sentence) at the positions named, beside "
+                     "random directions; Tigges subset: the test sentences the model classifies correctly that hold a "
+                     "comma. Intervals: paired bootstrap.")))
     commands = Table(title="The runs behind every number", columns=["model", "run", "folder", "command", "date", "git commit"],
                      rows=cmd_rows)
     lines = []
@@ -421,6 +516,14 @@ def build(folders, *, command: str | None = None) -> Result:
                              f"(random {_fmt(a['tigges'][pos]['random'])})")
         if a["tigges"] and not a["tigges"]["n"]:
             parts.append("Tigges protocol: its filter kept no sentence")
+        sm = m.get("summarize")
+        if sm:
+            at = [c for c in sm["cells"].values() if c["positions"] == "commas"]
+            if at:
+                parts.append(f"summarization table at commas (n={sm['n_test']}; Tigges subset n={sm['tigges_n']}): "
+                             + ", ".join(f"{c['mode']} {_fmt(c['direction'])} (random {_fmt(c['random'])}; subset "
+                                         f"{_fmt(c['tigges_direction'], 'not run') if sm['tigges_n'] else 'no sentence kept'})"
+                                         for c in at))
         lines.append("; ".join(parts) + ".")
     lines.append("Reference points (Tigges et al. 2023, theirs, not measured here): "
                  + "; ".join(f"{r['model']} {r['all']:.0%} at all positions, {r['commas']:.0%} at commas (n={r['n']:,})"
@@ -431,7 +534,8 @@ def build(folders, *, command: str | None = None) -> Result:
                              extra={"inputs": [{"folder": str(p), "kind": k, "model": n}
                                                for n, runs in grouped.items() for k, (p, _) in runs.items()]})
     return Result(kind="scale_study", title="Scale study: the same measurements across models", summary="\n\n".join(lines),
-                  tables=[table, commands], figures=[figure(models), *neuron_figures(models)], data=data, manifest=manifest)
+                  tables=[*tables, commands],
+                  figures=[figure(models), *neuron_figures(models), *([summary_figure(models)] if srows else [])], data=data, manifest=manifest)
 
 
 def main(argv=None) -> int:

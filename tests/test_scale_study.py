@@ -39,6 +39,10 @@ def runs(tmp_path_factory):
                                  "--limit", "8", "--reference-n", "8", "--n-random", "2", "--positions", "all",
                                  "--n-boot", "20", "--no-progress", "--out", str(root / "a-find")])
     assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["patch", "--model", str(a), "--no-heatmap", "--modes", "project,mean",
+                                 "--positions", "commas,full_stops,sentiment_words,all", *SMALL,
+                                 "--out", str(root / "a-patch")])
+    assert r.exit_code == 0, r.output
     from interp.experiments.ablate import AblateConfig, run_ablate
     from interp.judge import fit_judge
     from interp.experiments.steer import SteerEvalConfig, run_steer_eval
@@ -54,7 +58,7 @@ def runs(tmp_path_factory):
                            judge=fit_judge(400, 200, seed=0))
     steer.save(root / "a-steer" / "result.json")
     return {"root": root, "models": {str(a): root / "a-ablate", str(b): root / "b-ablate"},
-            "extra": {str(a): {"find": root / "a-find", "steer": root / "a-steer"}}}
+            "extra": {str(a): {"find": root / "a-find", "steer": root / "a-steer", "patch": root / "a-patch"}}}
 
 
 def _hf_params(folder: str) -> int:
@@ -141,9 +145,31 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
     assert models[str(list(runs["models"])[1])]["ablate"]["tigges"] is not None  # model B ran it
     # the commands behind the numbers
     # the runs behind the numbers, in the table's order: model B's ablate, then model A's three
-    assert [r[1] for r in res.tables[1].rows] == ["ablate", "ablate", "find", "steer"]
-    assert [r[0] for r in res.tables[1].rows] == [table.rows[0][0]] + [table.rows[1][0]] * 3
-    assert res.tables[1].rows[1][3].startswith("interp ablate") and res.tables[1].rows[2][3].startswith("interp find")
+    runs_table = res.tables[2]
+    assert [r[1] for r in runs_table.rows] == ["ablate", "ablate", "find", "steer", "summarize"]
+    assert [r[0] for r in runs_table.rows] == [table.rows[0][0]] + [table.rows[1][0]] * 4
+    assert runs_table.rows[1][3].startswith("interp ablate") and runs_table.rows[2][3].startswith("interp find")
+    assert runs_table.rows[4][3].startswith("interp patch") and runs_table.rows[4][2] == str(runs["extra"][
+        str(list(runs["models"])[0])]["patch"])
+    # the summarization table: model A's patch run, every mode and position, commas / full stops / all first
+    summ = res.tables[1]
+    scol = {c: i for i, c in enumerate(summ.columns)}
+    saved = json.loads((runs["extra"][str(list(runs["models"])[0])]["patch"] / "summarization.json").read_text())["data"]
+    assert {r[scol["model"]] for r in summ.rows} == {table.rows[1][0]}  # model B ran no patch: no row
+    assert [(r[scol["mode"]], r[scol["positions"]]) for r in summ.rows] == [
+        (mo, p) for mo in ("project", "mean") for p in ("commas", "full_stops", "all", "sentiment_words")]
+    for r in summ.rows:
+        e = saved["conditions"][f"{r[scol['mode']]}:{r[scol['positions']]}:direction"]
+        rnd = saved["conditions"][f"{r[scol['mode']]}:{r[scol['positions']]}:random"]
+        assert r[scol["SST test n"]] == saved["n_test"] == 16 and r[scol["Tigges subset n"]] == saved["tigges_n"]
+        assert r[scol["% removed [95% CI]"]] == metrics.format_removed(e["removed"], *e["removed_ci"])
+        assert r[scol["random control"]] == metrics.format_removed(rnd["removed"], *rnd["removed_ci"])
+        if saved["tigges_n"]:
+            assert r[scol["Tigges subset: % removed [95% CI]"]] == metrics.format_removed(
+                e["tigges_removed"], *e["tigges_removed_ci"])
+        else:
+            assert r[scol["Tigges subset: % removed [95% CI]"]] == "no sentence kept"
+    assert "summarization table at commas (n=16" in res.summary
     # the figure: measured points at the two parameter counts, log x, and Tigges et al.'s as theirs
     fig = res.figures[0]
     assert fig["layout"]["xaxis"]["type"] == "log"
@@ -160,7 +186,10 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
         got = [t for t in fig["data"] if t["name"] == label]
         assert (dict(zip(got[0]["x"], got[0]["y"])) if got else {}) == want, label
     # neuron vs direction and steering against size: model A's find and steer numbers, with their intervals
-    acc_fig, causal_fig, steer_fig = res.figures[1:]
+    acc_fig, causal_fig, steer_fig, summ_fig = res.figures[1:]
+    e = saved["conditions"]["mean:commas:direction"]["removed"]
+    got = [t for t in summ_fig["data"] if t["name"] == "mean at commas"]
+    assert (list(got[0]["y"]) if got else []) == ([e] if e == e else [])
     a_name = str(list(runs["models"])[0])
     a_size, fa = models[a_name]["size"]["params"], models[a_name]["find"]
     by_name = {t["name"]: t for t in acc_fig["data"]}
@@ -211,11 +240,16 @@ def test_bad_input_is_refused_with_one_line(script, runs, tmp_path, capsys):
     (partial / "run.json").write_text(json.dumps({**meta, "status": "partial", "reason": "interrupted (Ctrl-C)"}))
     _one_line_error(script, [str(partial), "--out", out], capsys, "partial", "not complete")
     # a result of another kind
-    other = tmp_path / "patch"
+    other = tmp_path / "probe"
     other.mkdir()
     d = json.loads((a_dir / "result.json").read_text())
-    (other / "result.json").write_text(json.dumps({**d, "kind": "patch"}))
-    _one_line_error(script, [str(other), "--out", out], capsys, "'patch' result")
+    (other / "result.json").write_text(json.dumps({**d, "kind": "probe"}))
+    _one_line_error(script, [str(other), "--out", out], capsys, "'probe' result")
+    # a patch run without its summarization table
+    heat = tmp_path / "patch"
+    heat.mkdir()
+    (heat / "result.json").write_text(json.dumps({**d, "kind": "patch"}))
+    _one_line_error(script, [str(heat), "--out", out], capsys, "without summarization.json", "--summary")
     # the same kind twice for one model
     _one_line_error(script, [str(a_dir), str(partial.parent / "a-copy"), "--out", out], capsys, "no such run folder")
     twin = tmp_path / "twin"
@@ -241,3 +275,25 @@ def test_a_tigges_filter_that_kept_nothing_is_said_not_left_as_not_run(script, r
     e = d["data"]["conditions"]["mean:all:direction"]  # the default protocol's number is there
     assert row[col["% removed, all positions [95% CI]"]] == metrics.format_removed(e["removed"], *e["removed_ci"])
     assert "kept no sentence" in res.summary
+
+
+def test_the_summarization_rows_carry_the_tigges_subset_numbers(script, runs, tmp_path):
+    """A tiny random model keeps no Tigges subset sentence; a result that kept some shows their numbers."""
+    a_dir, _ = runs["models"].values()
+    patch = runs["extra"][str(list(runs["models"])[0])]["patch"]
+    d = json.loads((patch / "summarization.json").read_text())
+    d["data"]["tigges_n"] = 6
+    for k, c in d["data"]["conditions"].items():
+        if k != "baseline":
+            c.update(tigges_removed=0.25, tigges_removed_ci=[0.1, 0.4], tigges_accuracy=0.75)
+    folder = tmp_path / "a-summ"
+    folder.mkdir()
+    (folder / "result.json").write_text(json.dumps(d))  # a summarize result saved on its own is read too
+    res = script.build([a_dir, folder])
+    summ = res.tables[1]
+    col = {c: i for i, c in enumerate(summ.columns)}
+    assert summ.rows and all(r[col["Tigges subset n"]] == 6 for r in summ.rows)
+    assert {r[col["Tigges subset: % removed [95% CI]"]] for r in summ.rows} == {metrics.format_removed(0.25, 0.1, 0.4)}
+    assert {r[col["Tigges subset: random"]] for r in summ.rows} == {metrics.format_removed(0.25, 0.1, 0.4)}
+    sub = [t for t in res.figures[-1]["data"] if t["name"] == "project at commas, Tigges subset"]
+    assert list(sub[0]["y"]) == [0.25] and list(sub[0]["error_y"]["array"]) == [0.4 - 0.25]
