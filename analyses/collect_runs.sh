@@ -1,5 +1,6 @@
 #!/bin/bash
-# Copy finished run folders' records (result.json, run.json, and an ablate run's directions/) into
+# Copy finished run folders' records (result.json, run.json, a patch run's summarization.json and
+# heatmap.json, and an ablate run's directions/) into
 # analyses/results/<dest>/<folder name>/, leaving out the sweep cells, saved steps and report.html
 # (rebuilt offline with `interp report`). A folder whose run.json is not complete is skipped, said.
 #   analyses/collect_runs.sh analyses/results/scale-study-runs runs/scale/*-ablate runs/scale/*-find ...
@@ -13,6 +14,7 @@ for src in "$@"; do
   fi
   mkdir -p "$dest/$name"
   cp "$src/result.json" "$src/run.json" "$dest/$name/"
+  for f in summarization.json heatmap.json; do if [ -f "$src/$f" ]; then cp "$src/$f" "$dest/$name/"; fi; done
   if [ -d "$src/directions" ] && [[ "$name" == *-ablate ]]; then rm -rf "$dest/$name/directions"; cp -r "$src/directions" "$dest/$name/"; fi
   echo "copied $src -> $dest/$name"
 done
