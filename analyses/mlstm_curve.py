@@ -44,20 +44,13 @@ def snapshot_millions(p: Path) -> float:
 
 
 def held_out_data(run: Path, model: MLSTM):
-    """The run's held-out text as the trainer evaluated it (bytes, or token ids of a BPE model),
-    rebuilt from ``run.json`` and checked against its sha256."""
-    from interp.models.mlstm.corpus import build_imdb_corpus, tokenize_corpus
-    from interp.models.mlstm.train import _sha256_array
+    """The run's held-out text as the trainer evaluated it (bytes, or token ids of a BPE model)."""
+    from interp.models.mlstm.train import held_out_of_run
 
-    info = json.loads((run / "run.json").read_text())
-    _, held, cinfo = build_imdb_corpus(info["held_out_chars"], info.get("max_reviews"), info.get("shuffle_reviews", True),
-                                       verbose=False)
-    if _sha256_array(held) != info["held_out_sha256"]:
-        raise SystemExit(f"{run}: the held-out text rebuilt here is not the one the run evaluated (sha256 differs)")
-    tok = model.tokenizer
-    if tok is not None and tok.kind != "bytes":
-        held = tokenize_corpus(tok, held, cinfo.get("key"), verbose=False, name="held")
-    return held
+    try:
+        return held_out_of_run(run, model.tokenizer)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
 
 
 def probe(model: MLSTM, splits, sites, seed: int, batch_size: int = 128) -> dict:

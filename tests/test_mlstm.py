@@ -438,3 +438,20 @@ def test_config_and_seeded_init():
     with pytest.raises(ValueError, match="d_hidden"):
         MLSTMConfig(d_hidden=0)
     assert dict(a.state_dict()).keys() == cfg.param_shapes().keys()
+
+
+def test_the_held_out_text_of_an_imdb_run_is_rebuilt_from_its_run_json(tmp_path):
+    from interp.models.mlstm.train import _sha256_array, held_out_of_run
+
+    kw = dict(d_hidden=8, d_embed=4, batch_size=2, bptt=16, total_chars=32 * 3, eval_every=None, checkpoint_every=None,
+              log_every=None, held_out_chars=3000, max_reviews=20, progress=False, threads=1)
+    train_mlstm(tmp_path / "run", **kw)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    held = held_out_of_run(tmp_path / "run")
+    assert held.dtype == np.uint8 and held.size >= 3000 and _sha256_array(held) == info["held_out_sha256"]
+    (tmp_path / "run" / "run.json").write_text(json.dumps({**info, "held_out_chars": 6000}))  # another split
+    with pytest.raises(ValueError, match="sha256 differs"):
+        held_out_of_run(tmp_path / "run")
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"status": "complete"}))
+    with pytest.raises(ValueError, match="records no held-out text"):
+        held_out_of_run(tmp_path / "run")

@@ -54,7 +54,7 @@ from interp.models.mlstm.config import MLSTMConfig
 from interp.models.mlstm.corpus import build_imdb_corpus, tokenize_corpus
 from interp.models.mlstm.module import MLSTM
 
-__all__ = ["train_mlstm", "TrainResult", "build_imdb_corpus", "evaluate_bpc", "held_out_evaluations", "read_log", "main"]
+__all__ = ["train_mlstm", "TrainResult", "build_imdb_corpus", "evaluate_bpc", "held_out_evaluations", "held_out_of_run", "read_log", "main"]
 
 CKPT_VERSION = 1
 LN2 = math.log(2.0)
@@ -136,6 +136,24 @@ def read_log(log_path: Union[str, Path]) -> list[dict]:
     """The rows of a run's ``train_log.jsonl`` ([] when there is none)."""
     p = Path(log_path)
     return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+
+
+def held_out_of_run(run: Union[str, Path], tokenizer=None) -> np.ndarray:
+    """The held-out text a run folder's training evaluated, rebuilt from its ``run.json`` (IMDB, the
+    same split) and checked against the recorded sha256; token ids when ``tokenizer`` is a BPE
+    tokenizer, bytes otherwise. ValueError (one line) when the run did not train on IMDB or the
+    rebuilt text differs."""
+    run = Path(run)
+    info = json.loads((run / "run.json").read_text())
+    if "held_out_sha256" not in info or "held_out_chars" not in info:
+        raise ValueError(f"{run}: run.json records no held-out text (not an interp train-mlstm run on IMDB)")
+    _, held, cinfo = build_imdb_corpus(info["held_out_chars"], info.get("max_reviews"),
+                                       info.get("shuffle_reviews", True), verbose=False)
+    if _sha256_array(held) != info["held_out_sha256"]:
+        raise ValueError(f"{run}: the held-out text rebuilt here is not the one the run evaluated (sha256 differs)")
+    if tokenizer is not None and tokenizer.kind != "bytes":
+        held = tokenize_corpus(tokenizer, held, cinfo.get("key"), verbose=False, name="held")
+    return held
 
 
 def held_out_evaluations(run: Union[str, Path]) -> dict[int, float]:
