@@ -104,9 +104,13 @@ class RunFolder:
         self._created = False
         self.status: str | None = None
         self.resumed = False
+        self._earlier: list[dict] = []  # the sessions of a resumed run before this one
+        self._t0 = time.time()
+        self._started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
     # ------------------------------------------------------------------ opening
     def open(self) -> "RunFolder":
+        self._t0, self._started = time.time(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
         check_writable(self.path)
         self._created = not self.path.exists()
         try:
@@ -151,6 +155,7 @@ class RunFolder:
         contents = self._contents()
         if meta is not None and meta.get("identity_key") == self.key and not self.force:
             self.resumed = True  # the same command again: keep its finished cells
+            self._earlier = [x for x in meta.get("sessions", []) if isinstance(x, dict)]
         elif contents:
             if not self.force:
                 if meta is None:
@@ -175,9 +180,16 @@ class RunFolder:
         return meta if isinstance(meta, dict) else {"status": "corrupt", "identity_key": None}
 
     def _write_meta(self, status: str, **extra) -> None:
+        """run.json: who the run is, its status, and every session that worked on it (a resumed run's
+        earlier ones kept), so ``wall_s`` is the run's whole wall-clock time, not its last session's."""
         self.status = status
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        this = {"started": self._started, "updated": now, "seconds": round(time.time() - self._t0, 1),
+                "pid": os.getpid(), "status": status}
+        sessions = [*self._earlier, this]
         meta = {"identity_key": self.key, "identity": self.identity, "command": self.command, "status": status,
-                "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid(), **extra}
+                "updated": now, "pid": os.getpid(), "sessions": sessions,
+                "wall_s": round(sum(float(x.get("seconds") or 0) for x in sessions), 1), **extra}
         atomic_write_json(self.path / RUN_FILE, meta)
 
     # ------------------------------------------------------------------ writing

@@ -220,3 +220,33 @@ def test_a_resumed_find_reads_no_features_again(tiny_model, tmp_path, monkeypatc
     assert again.data["best_site"] == site
     for m, v in first.data["accuracy"]["sst_last"][site].items():
         np.testing.assert_equal(again.data["accuracy"]["sst_last"][site][m]["test_acc"], v["test_acc"])
+
+
+def test_run_json_keeps_every_session_of_a_resumed_run(tmp_path, monkeypatch):
+    """A run stopped and resumed: run.json lists both sessions and wall_s is their sum, not the last one's."""
+    from interp import runs
+
+    now = [1000.0]
+    monkeypatch.setattr(runs.time, "time", lambda: now[0])
+    out, ident = tmp_path / "run", {"command": "x", "params": {"a": 1}}
+    with pytest.raises(RuntimeError):
+        with RunFolder(out, identity=ident) as run:  # opened at 1000
+            run.write_text("cell.txt", "done")
+            now[0] = 1030.0
+            raise RuntimeError("stopped")  # partial at 1030
+    meta = RunFolder.read_meta(out)
+    assert meta["status"] == "partial" and [s["seconds"] for s in meta["sessions"]] == [30.0] and meta["wall_s"] == 30.0
+    now[0] = 2000.0
+    with RunFolder(out, identity=ident) as run:  # resumed at 2000, complete at 2005
+        assert run.resumed
+        now[0] = 2005.0
+        run.complete()
+    meta = RunFolder.read_meta(out)
+    assert meta["status"] == "complete"
+    assert [(s["seconds"], s["status"]) for s in meta["sessions"]] == [(30.0, "partial"), (5.0, "complete")]
+    assert meta["wall_s"] == 35.0
+    # --force starts afresh: the cleared run's sessions are not carried over
+    with RunFolder(out, identity={"command": "y", "params": {}}, force=True) as run:
+        now[0] = 2007.0
+        run.complete()
+    assert [s["seconds"] for s in RunFolder.read_meta(out)["sessions"]] == [2.0]
