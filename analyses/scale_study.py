@@ -50,7 +50,7 @@ from interp.report.results import Result, ResultFileError, Table, make_manifest 
 from interp.runs import RunFolder  # noqa: E402
 
 KINDS = ("ablate", "find", "steer", "summarize")
-#: the summarization table's positions and modes shown side by side (others a run has are kept in the data)
+#: positions the cross-model summarization table lists first, in this order (a run's others follow)
 SUMMARY_POSITIONS = ("commas", "full_stops", "all")
 
 #: Tigges et al. (2023), "Linear representations of sentiment in large language models": share of
@@ -238,19 +238,17 @@ def summarize_numbers(folder: Path, res: Result) -> dict:
     cfg, cond = d.get("config", {}), d.get("conditions", {})
     if "baseline" not in cond:
         raise ScaleStudyError(f"{folder}: a summarization result without its baseline condition")
+    def tig(x):
+        if x is None or x.get("tigges_removed") is None:
+            return None
+        return {"removed": x["tigges_removed"], "ci": list(x["tigges_removed_ci"]), "accuracy": x.get("tigges_accuracy")}
+
     cells = {}
     for mode in cfg.get("modes", []):
         for pos in cfg.get("positions", []):
             e, r = cond.get(f"{mode}:{pos}:direction"), cond.get(f"{mode}:{pos}:random")
             if e is None:
                 continue
-
-            def tig(x):
-                if x is None or x.get("tigges_removed") is None:
-                    return None
-                return {"removed": x["tigges_removed"], "ci": list(x["tigges_removed_ci"]),
-                        "accuracy": x.get("tigges_accuracy")}
-
             cells[f"{mode}:{pos}"] = {"mode": mode, "positions": pos, "direction": _removed(e), "random": _removed(r),
                                       "tigges_direction": tig(e), "tigges_random": tig(r)}
     if not cells:
@@ -318,6 +316,11 @@ SUMMARY_COLUMNS = ["model", "mode", "positions", "SST test n", "% removed [95% C
                    "Tigges subset n", "Tigges subset: % removed [95% CI]", "Tigges subset: random"]
 
 
+def _subset(s: dict, c: dict, what: str) -> str:
+    """A Tigges-subset cell: its share, or why there is none (an empty subset measured nothing, whatever NaNs it left)."""
+    return _fmt(c[what], "not run") if s["tigges_n"] else "no sentence kept"
+
+
 def summary_rows(models: list[dict]) -> list[list]:
     """One row per model, mode and position of the summarization table (positions in SUMMARY_POSITIONS first)."""
     rows = []
@@ -327,15 +330,13 @@ def summary_rows(models: list[dict]) -> list[list]:
             continue
         order = [p for p in SUMMARY_POSITIONS if p in s["positions"]] + [p for p in s["positions"]
                                                                         if p not in SUMMARY_POSITIONS]
-        kept = bool(s["tigges_n"])  # the subset empty: nothing was measured on it, whatever the run's NaNs say
         for mode in s["modes"]:
             for pos in order:
                 c = s["cells"].get(f"{mode}:{pos}")
                 if c is None:
                     continue
                 rows.append([m["label"], mode, pos, s["n_test"], _fmt(c["direction"]), _fmt(c["random"]),
-                             s["tigges_n"], _fmt(c["tigges_direction"], "not run") if kept else "no sentence kept",
-                             _fmt(c["tigges_random"], "not run") if kept else "no sentence kept"])
+                             s["tigges_n"], _subset(s, c, "tigges_direction"), _subset(s, c, "tigges_random")])
     return rows
 
 
@@ -522,8 +523,7 @@ def build(folders, *, command: str | None = None) -> Result:
             if at:
                 parts.append(f"summarization table at commas (n={sm['n_test']}; Tigges subset n={sm['tigges_n']}): "
                              + ", ".join(f"{c['mode']} {_fmt(c['direction'])} (random {_fmt(c['random'])}; subset "
-                                         f"{_fmt(c['tigges_direction'], 'not run') if sm['tigges_n'] else 'no sentence kept'})"
-                                         for c in at))
+                                         f"{_subset(sm, c, 'tigges_direction')})" for c in at))
         lines.append("; ".join(parts) + ".")
     lines.append("Reference points (Tigges et al. 2023, theirs, not measured here): "
                  + "; ".join(f"{r['model']} {r['all']:.0%} at all positions, {r['commas']:.0%} at commas (n={r['n']:,})"
