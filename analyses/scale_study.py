@@ -167,10 +167,12 @@ def model_size(name: str) -> dict:
 # ------------------------------------------------------------------------------------ numbers
 
 
-def _removed(e: dict | None) -> dict | None:
-    if e is None:
+def _removed(e: dict | None, prefix: str = "") -> dict | None:
+    """A condition's share removed, interval and accuracy; ``prefix="tigges_"``: the same on its Tigges subset.
+    None when the condition (or that subset's number) is absent."""
+    if e is None or e.get(prefix + "removed") is None:
         return None
-    return {"removed": e["removed"], "ci": list(e["removed_ci"]), "accuracy": e["accuracy"]}
+    return {"removed": e[prefix + "removed"], "ci": list(e[prefix + "removed_ci"]), "accuracy": e[prefix + "accuracy"]}
 
 
 def ablate_numbers(folder: Path, res: Result) -> dict:
@@ -238,11 +240,6 @@ def summarize_numbers(folder: Path, res: Result) -> dict:
     cfg, cond = d.get("config", {}), d.get("conditions", {})
     if "baseline" not in cond:
         raise ScaleStudyError(f"{folder}: a summarization result without its baseline condition")
-    def tig(x):
-        if x is None or x.get("tigges_removed") is None:
-            return None
-        return {"removed": x["tigges_removed"], "ci": list(x["tigges_removed_ci"]), "accuracy": x.get("tigges_accuracy")}
-
     cells = {}
     for mode in cfg.get("modes", []):
         for pos in cfg.get("positions", []):
@@ -250,7 +247,7 @@ def summarize_numbers(folder: Path, res: Result) -> dict:
             if e is None:
                 continue
             cells[f"{mode}:{pos}"] = {"mode": mode, "positions": pos, "direction": _removed(e), "random": _removed(r),
-                                      "tigges_direction": tig(e), "tigges_random": tig(r)}
+                                      "tigges_direction": _removed(e, "tigges_"), "tigges_random": _removed(r, "tigges_")}
     if not cells:
         raise ScaleStudyError(f"{folder}: the summarization result holds no direction condition")
     return {"n_test": d["n_test"], "tigges_n": d.get("tigges_n"), "baseline_accuracy": cond["baseline"]["accuracy"],
