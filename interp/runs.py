@@ -105,12 +105,12 @@ class RunFolder:
         self.status: str | None = None
         self.resumed = False
         self._earlier: list[dict] = []  # the sessions of a resumed run before this one
-        self._t0 = time.time()
-        self._started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self._t0: float | None = None  # this session's start (set by open)
+        self._started: str | None = None
 
     # ------------------------------------------------------------------ opening
     def open(self) -> "RunFolder":
-        self._t0, self._started = time.time(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self._t0, self._started = time.time(), _timestamp()
         check_writable(self.path)
         self._created = not self.path.exists()
         try:
@@ -183,7 +183,7 @@ class RunFolder:
         """run.json: who the run is, its status, and every session that worked on it (a resumed run's
         earlier ones kept), so ``wall_s`` is the run's whole wall-clock time, not its last session's."""
         self.status = status
-        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        now = _timestamp()
         this = {"started": self._started, "updated": now, "seconds": round(time.time() - self._t0, 1),
                 "pid": os.getpid(), "status": status}
         sessions = [*self._earlier, this]
@@ -262,6 +262,10 @@ class RunFolder:
                 self.partial(reason + "; finished cells are kept: run the same command again to resume")
         finally:
             self._unlock()
+
+
+def _timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def save_torch(path: str | Path, obj: Any) -> Path:
