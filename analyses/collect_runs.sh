@@ -9,7 +9,7 @@ dest=$1; shift
 mkdir -p "$dest"
 for src in "$@"; do
   name=$(basename "$src")
-  if ! python -c "import json,sys; sys.exit(json.load(open('$src/run.json'))['status'] != 'complete')" 2>/dev/null; then
+  if ! python -c "import sys; from interp.runs import RunFolder; sys.exit((RunFolder.read_meta(sys.argv[1]) or {}).get('status') != 'complete')" "$src"; then
     echo "skipped $src: its run is not complete" >&2; continue
   fi
   mkdir -p "$dest/$name"
