@@ -143,8 +143,7 @@ def test_one_row_per_model_with_its_numbers(script, runs, tmp_path):
                 assert row[col[c]] == f"{s['slope']:+.3f} [{s['ci95'][0]:+.3f}, {s['ci95'][1]:+.3f}]"
                 assert m["steer"][what.split()[0]]["slope"] == s["slope"]
     assert models[str(list(runs["models"])[1])]["ablate"]["tigges"] is not None  # model B ran it
-    # the commands behind the numbers
-    # the runs behind the numbers, in the table's order: model B's ablate, then model A's three
+    # the runs behind the numbers, in the table's order: model B's ablate, then model A's four
     runs_table = res.tables[2]
     assert [r[1] for r in runs_table.rows] == ["ablate", "ablate", "find", "steer", "summarize"]
     assert [r[0] for r in runs_table.rows] == [table.rows[0][0]] + [table.rows[1][0]] * 4
